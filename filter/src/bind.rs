@@ -1,0 +1,432 @@
+//! Binding: resolves names against the collection schema, type-checks, and
+//! turns the syntax tree into the plan the evaluator runs.
+
+use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
+use serde_json::Value;
+
+use crate::datum::{self, Datum};
+use crate::like::LikePattern;
+use crate::parser::{Ast, BinOp, CmpOp, Kind};
+use crate::FilterError;
+
+/// Static type of a value expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ty {
+    Bool,
+    Int,
+    Float,
+    Str,
+    /// Type known only per row (JSON / dynamic fields).
+    Json,
+    List,
+    Vector,
+}
+
+impl Ty {
+    fn numeric(self) -> bool {
+        matches!(self, Ty::Int | Ty::Float | Ty::Json)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathElem {
+    Key(String),
+    Index(usize),
+}
+
+/// A value expression.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Lit(Value),
+    /// A scalar column (Bool, ints, floats, VarChar) by name.
+    Col(String),
+    /// A path into a JSON column, or into an ARRAY column seen as a JSON array.
+    Path {
+        col: String,
+        is_array: bool,
+        path: Vec<PathElem>,
+    },
+    Neg(Box<Val>),
+    Arith(BinOp, Box<Val>, Box<Val>),
+    Len(Box<Val>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contains {
+    One,
+    All,
+    Any,
+}
+
+/// A predicate.
+#[derive(Debug, Clone)]
+pub(crate) enum Pred {
+    Const(bool),
+    Cmp(CmpOp, Val, Val),
+    In(Val, Vec<Value>, bool),
+    Like(Val, LikePattern),
+    IsNull(Val, bool),
+    Exists(Val),
+    Contains(Contains, Val, Vec<Value>),
+    Truthy(Val),
+    Not(Box<Pred>),
+    And(Vec<Pred>),
+    Or(Vec<Pred>),
+}
+
+/// Rough evaluation cost: 0 for scalar columns, higher when JSON is involved.
+fn pred_cost(p: &Pred) -> u32 {
+    match p {
+        Pred::Const(_) => 0,
+        Pred::Cmp(_, a, b) => val_cost(a) + val_cost(b),
+        Pred::In(v, _, _)
+        | Pred::Like(v, _)
+        | Pred::IsNull(v, _)
+        | Pred::Exists(v)
+        | Pred::Contains(_, v, _)
+        | Pred::Truthy(v) => val_cost(v),
+        Pred::Not(p) => pred_cost(p),
+        Pred::And(ps) | Pred::Or(ps) => ps.iter().map(pred_cost).sum(),
+    }
+}
+
+fn val_cost(v: &Val) -> u32 {
+    match v {
+        Val::Lit(_) => 0,
+        Val::Col(_) => 1,
+        Val::Path { .. } => 10,
+        Val::Neg(a) | Val::Len(a) => 1 + val_cost(a),
+        Val::Arith(_, a, b) => 1 + val_cost(a) + val_cost(b),
+    }
+}
+
+pub(crate) struct Binder<'a> {
+    pub schema: &'a CollectionSchema,
+    /// JSON / ARRAY columns the plan reads (name, is_array).
+    pub json_cols: Vec<(String, bool)>,
+}
+
+fn invalid<T>(msg: impl Into<String>) -> Result<T, FilterError> {
+    Err(FilterError::Invalid(msg.into()))
+}
+
+fn lit_ty(v: &Value) -> Result<Ty, FilterError> {
+    Ok(match v {
+        Value::Bool(_) => Ty::Bool,
+        Value::Number(n) if n.is_i64() => Ty::Int,
+        Value::Number(_) => Ty::Float,
+        Value::String(_) => Ty::Str,
+        Value::Array(_) => Ty::List,
+        Value::Null => return invalid("null literal is not supported; use `is null`"),
+        Value::Object(_) => return invalid("object literals are not supported"),
+    })
+}
+
+fn scalar_ty(t: DataType) -> Ty {
+    match t {
+        DataType::Bool => Ty::Bool,
+        DataType::Float | DataType::Double => Ty::Float,
+        DataType::VarChar => Ty::Str,
+        DataType::Json => Ty::Json,
+        DataType::Array => Ty::List,
+        DataType::FloatVector => Ty::Vector,
+        _ => Ty::Int,
+    }
+}
+
+/// True when values of the two types can be compared with `op`.
+fn comparable(op: CmpOp, a: Ty, b: Ty) -> bool {
+    let eq_only = matches!(op, CmpOp::Eq | CmpOp::Ne);
+    match (a, b) {
+        (Ty::Vector, _) | (_, Ty::Vector) => false,
+        (Ty::Json, _) | (_, Ty::Json) => true,
+        (Ty::Int | Ty::Float, Ty::Int | Ty::Float) => true,
+        (Ty::Str, Ty::Str) | (Ty::Bool, Ty::Bool) => true,
+        (Ty::List, Ty::List) => eq_only,
+        _ => false,
+    }
+}
+
+fn ty_name(t: Ty) -> &'static str {
+    match t {
+        Ty::Bool => "Bool",
+        Ty::Int => "Int",
+        Ty::Float => "Float",
+        Ty::Str => "VarChar",
+        Ty::Json => "JSON",
+        Ty::List => "Array",
+        Ty::Vector => "FloatVector",
+    }
+}
+
+impl Binder<'_> {
+    pub fn pred(&mut self, a: &Ast) -> Result<Pred, FilterError> {
+        match &a.kind {
+            Kind::Lit(Value::Bool(b)) => Ok(Pred::Const(*b)),
+            Kind::Not(inner) => Ok(Pred::Not(Box::new(self.pred(inner)?))),
+            Kind::And(items) => Ok(Pred::And(self.operands(items)?)),
+            Kind::Or(items) => Ok(Pred::Or(self.operands(items)?)),
+            Kind::Cmp(op, l, r) => self.cmp(*op, l, r),
+            Kind::In(l, r, negated) => self.term_in(l, r, *negated),
+            Kind::Like(e, pat) => {
+                let (v, t) = self.val(e)?;
+                if !matches!(t, Ty::Str | Ty::Json) || matches!(v, Val::Lit(_)) {
+                    return invalid(format!(
+                        "like needs a VarChar or JSON field, got {}",
+                        ty_name(t)
+                    ));
+                }
+                Ok(Pred::Like(v, LikePattern::compile(pat)))
+            }
+            Kind::IsNull(e, negated) => {
+                let (v, _) = self.val(e)?;
+                if !matches!(v, Val::Col(_) | Val::Path { .. }) {
+                    return invalid("`is null` needs a field");
+                }
+                Ok(Pred::IsNull(v, *negated))
+            }
+            Kind::Exists(e) => {
+                let (v, _) = self.val(e)?;
+                match &v {
+                    Val::Path {
+                        is_array: false, ..
+                    } => Ok(Pred::Exists(v)),
+                    _ => invalid("exists needs a JSON path such as meta[\"key\"]"),
+                }
+            }
+            Kind::Call(name, args) => self.call(name, args),
+            _ => {
+                let (v, t) = self.val(a)?;
+                if matches!(v, Val::Lit(_)) || !matches!(t, Ty::Bool | Ty::Json) {
+                    return invalid(format!(
+                        "expression of type {} is not a boolean condition",
+                        ty_name(t)
+                    ));
+                }
+                Ok(Pred::Truthy(v))
+            }
+        }
+    }
+
+    /// Binds `and`/`or` operands, cheap ones first: later operands only run on
+    /// rows the earlier ones left undecided.
+    fn operands(&mut self, items: &[Ast]) -> Result<Vec<Pred>, FilterError> {
+        let mut out = items
+            .iter()
+            .map(|i| self.pred(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(pred_cost);
+        Ok(out)
+    }
+
+    fn cmp(&mut self, op: CmpOp, l: &Ast, r: &Ast) -> Result<Pred, FilterError> {
+        // `flag == true`-style comparisons against a boolean sub-predicate are not values.
+        let (lv, lt) = self.val(l)?;
+        let (rv, rt) = self.val(r)?;
+        if !comparable(op, lt, rt) {
+            return invalid(format!(
+                "type mismatch: cannot compare {} with {}",
+                ty_name(lt),
+                ty_name(rt)
+            ));
+        }
+        Ok(Pred::Cmp(op, lv, rv))
+    }
+
+    fn term_in(&mut self, l: &Ast, r: &Ast, negated: bool) -> Result<Pred, FilterError> {
+        let (lv, lt) = self.val(l)?;
+        let Kind::Lit(Value::Array(items)) = &r.kind else {
+            return invalid("the right side of `in` must be an array of literals");
+        };
+        for it in items {
+            let t = lit_ty(it)?;
+            if !comparable(CmpOp::Eq, lt, t) {
+                return invalid(format!(
+                    "type mismatch: `in` list element {it} does not match {}",
+                    ty_name(lt)
+                ));
+            }
+        }
+        Ok(Pred::In(lv, items.clone(), negated))
+    }
+
+    fn call(&mut self, name: &str, args: &[Ast]) -> Result<Pred, FilterError> {
+        let kind = match name
+            .trim_start_matches("json_")
+            .trim_start_matches("array_")
+        {
+            "contains" => Contains::One,
+            "contains_all" => Contains::All,
+            "contains_any" => Contains::Any,
+            _ => return invalid(format!("{name}() is not a boolean condition")),
+        };
+        let [field, arg] = args else {
+            return invalid(format!("{name}() takes 2 arguments, got {}", args.len()));
+        };
+        let (v, t) = self.val(field)?;
+        if !matches!(t, Ty::List | Ty::Json) || matches!(v, Val::Lit(_)) {
+            return invalid(format!(
+                "{name}() needs an ARRAY or JSON field as first argument"
+            ));
+        }
+        let Kind::Lit(lit) = &arg.kind else {
+            return invalid(format!("{name}() needs a literal as second argument"));
+        };
+        let items = match (kind, lit) {
+            (Contains::One, v) => {
+                lit_ty(v)?;
+                vec![v.clone()]
+            }
+            (_, Value::Array(items)) => items.clone(),
+            _ => return invalid(format!("{name}() needs an array as second argument")),
+        };
+        Ok(Pred::Contains(kind, v, items))
+    }
+
+    /// Binds a value expression and returns its static type.
+    pub fn val(&mut self, a: &Ast) -> Result<(Val, Ty), FilterError> {
+        match &a.kind {
+            Kind::Lit(v) => Ok((Val::Lit(v.clone()), lit_ty(v)?)),
+            Kind::NonLiteralArray => invalid("array elements must be literals"),
+            Kind::Ident(name) => self.ident(name),
+            Kind::Index(base, key) => self.index(base, key),
+            Kind::Neg(inner) => {
+                let (v, t) = self.val(inner)?;
+                if !t.numeric() {
+                    return invalid(format!("cannot negate a {} value", ty_name(t)));
+                }
+                if let Val::Lit(lit) = &v {
+                    if let Some(f) = datum::number_to_json(datum::negate(Datum::from_json(lit))) {
+                        return Ok((Val::Lit(f), t));
+                    }
+                }
+                Ok((Val::Neg(Box::new(v)), t))
+            }
+            Kind::Arith(op, l, r) => self.arith(*op, l, r),
+            Kind::Call(name, args) if name == "array_length" => {
+                let [arg] = args.as_slice() else {
+                    return invalid("array_length() takes 1 argument");
+                };
+                let (v, t) = self.val(arg)?;
+                if !matches!(t, Ty::List | Ty::Json) || matches!(v, Val::Lit(_)) {
+                    return invalid("array_length() needs an ARRAY or JSON field");
+                }
+                Ok((Val::Len(Box::new(v)), Ty::Int))
+            }
+            _ => invalid("a boolean condition cannot be used as a value here"),
+        }
+    }
+
+    fn arith(&mut self, op: BinOp, l: &Ast, r: &Ast) -> Result<(Val, Ty), FilterError> {
+        let (lv, lt) = self.val(l)?;
+        let (rv, rt) = self.val(r)?;
+        if !lt.numeric() || !rt.numeric() {
+            return invalid(format!(
+                "arithmetic needs numeric operands, got {} and {}",
+                ty_name(lt),
+                ty_name(rt)
+            ));
+        }
+        let ty = if lt == Ty::Json || rt == Ty::Json {
+            Ty::Json
+        } else if lt == Ty::Float || rt == Ty::Float || op == BinOp::Pow {
+            Ty::Float
+        } else {
+            Ty::Int
+        };
+        if let (Val::Lit(a), Val::Lit(b)) = (&lv, &rv) {
+            let d = datum::arith(op, Datum::from_json(a), Datum::from_json(b));
+            return match datum::number_to_json(d) {
+                Some(v) => {
+                    let t = lit_ty(&v)?;
+                    Ok((Val::Lit(v), t))
+                }
+                None => invalid("constant arithmetic has no value (division by zero?)"),
+            };
+        }
+        Ok((Val::Arith(op, Box::new(lv), Box::new(rv)), ty))
+    }
+
+    fn ident(&mut self, name: &str) -> Result<(Val, Ty), FilterError> {
+        if name == META_FIELD {
+            if !self.schema.enable_dynamic_field {
+                return invalid("field $meta not exist: the dynamic field is not enabled");
+            }
+            return Ok((self.path(META_FIELD, false, Vec::new()), Ty::Json));
+        }
+        if let Some(f) = self.schema.field(name) {
+            return Ok(self.field(f));
+        }
+        if self.schema.enable_dynamic_field {
+            let path = vec![PathElem::Key(name.to_string())];
+            return Ok((self.path(META_FIELD, false, path), Ty::Json));
+        }
+        invalid(format!("field {name} not exist"))
+    }
+
+    fn field(&mut self, f: &FieldSchema) -> (Val, Ty) {
+        match f.data_type {
+            DataType::Json => (self.path(&f.name, false, Vec::new()), Ty::Json),
+            DataType::Array => (self.path(&f.name, true, Vec::new()), Ty::List),
+            t => (Val::Col(f.name.clone()), scalar_ty(t)),
+        }
+    }
+
+    fn path(&mut self, col: &str, is_array: bool, path: Vec<PathElem>) -> Val {
+        if !self.json_cols.iter().any(|(c, _)| c == col) {
+            self.json_cols.push((col.to_string(), is_array));
+        }
+        Val::Path {
+            col: col.to_string(),
+            is_array,
+            path,
+        }
+    }
+
+    fn index(&mut self, base: &Ast, key: &Ast) -> Result<(Val, Ty), FilterError> {
+        let (bv, _) = self.val(base)?;
+        let Val::Path {
+            col,
+            is_array,
+            mut path,
+        } = bv
+        else {
+            return invalid("only JSON and ARRAY fields can be indexed with [..]");
+        };
+        let elem = match &key.kind {
+            Kind::Lit(Value::String(s)) if !is_array => PathElem::Key(s.clone()),
+            Kind::Lit(Value::Number(n)) => match n.as_u64().and_then(|u| usize::try_from(u).ok()) {
+                Some(i) => PathElem::Index(i),
+                None => {
+                    return invalid(format!(
+                        "invalid index [{n}]: must be a non-negative integer"
+                    ))
+                }
+            },
+            _ if is_array => {
+                return invalid(format!("ARRAY field {col} must be indexed by an integer"))
+            }
+            _ => return invalid("JSON path keys must be string or integer literals"),
+        };
+        if is_array && !path.is_empty() {
+            return invalid(format!("ARRAY field {col} has only one level of elements"));
+        }
+        path.push(elem);
+        let ty = if is_array {
+            self.schema
+                .field(&col)
+                .and_then(|f| f.element_type)
+                .map_or(Ty::Json, scalar_ty)
+        } else {
+            Ty::Json
+        };
+        Ok((
+            Val::Path {
+                col,
+                is_array,
+                path,
+            },
+            ty,
+        ))
+    }
+}

@@ -1,0 +1,579 @@
+//! Column-at-a-time evaluation with three-valued logic.
+//!
+//! Every predicate yields two bitmaps: rows where it is definitely true and rows
+//! where it is definitely false; rows in neither are unknown (null). `not` swaps
+//! them, so `not (x > 1)` does not match rows where `x` is null. Comparisons of a
+//! scalar column with a literal run as tight typed loops over the Arrow buffers;
+//! everything else goes through per-row [`Datum`]s.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::{HashMap, HashSet};
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, GenericListArray, PrimitiveArray, StringArray,
+};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType as ArrowType, Float32Type, Float64Type, Int16Type, Int32Type,
+    Int64Type, Int8Type,
+};
+use arrow::record_batch::RecordBatch;
+use serde_json::Value;
+
+use crate::bind::{Contains, PathElem, Pred, Val};
+use crate::datum::{self, ord_matches, Datum};
+use crate::like::LikePattern;
+use crate::parser::CmpOp;
+use crate::FilterError;
+
+/// Result of a predicate: definitely-true and definitely-false rows.
+pub(crate) struct Tri {
+    pub t: BooleanBuffer,
+    pub f: BooleanBuffer,
+}
+
+impl Tri {
+    fn from_opts(v: &[Option<bool>]) -> Tri {
+        Tri {
+            t: BooleanBuffer::collect_bool(v.len(), |i| v[i] == Some(true)),
+            f: BooleanBuffer::collect_bool(v.len(), |i| v[i] == Some(false)),
+        }
+    }
+
+    /// From computed values for every row and an optional validity bitmap.
+    fn from_values(vals: BooleanBuffer, valid: Option<&BooleanBuffer>) -> Tri {
+        let not = !&vals;
+        match valid {
+            Some(valid) => Tri {
+                t: &vals & valid,
+                f: &not & valid,
+            },
+            None => Tri { t: vals, f: not },
+        }
+    }
+}
+
+/// JSON documents of one column, parsed on first use (at most once per row).
+struct Docs<'a> {
+    /// The Binary/Utf8 column to parse from; None when `cells` were filled eagerly.
+    src: Option<&'a ArrayRef>,
+    cells: Vec<OnceCell<Option<Value>>>,
+}
+
+impl Docs<'_> {
+    fn get(&self, i: usize) -> Option<&Value> {
+        let cell = self.cells.get(i)?;
+        cell.get_or_init(|| {
+            let col = self.src?;
+            if col.is_null(i) {
+                return None;
+            }
+            if let Some(b) = col.as_binary_opt::<i32>() {
+                return serde_json::from_slice(b.value(i)).ok();
+            }
+            col.as_string_opt::<i32>()
+                .and_then(|s| serde_json::from_str(s.value(i)).ok())
+        })
+        .as_ref()
+    }
+}
+
+/// Evaluation state for one batch.
+pub(crate) struct Ctx<'a> {
+    batch: &'a RecordBatch,
+    n: usize,
+    json: HashMap<&'a str, Docs<'a>>,
+    /// Rows whose result still matters (inside `and`/`or`); None = all rows.
+    /// Rows outside may get any result, so JSON documents there are not parsed.
+    sel: RefCell<Option<BooleanBuffer>>,
+}
+
+fn eval_err<T>(msg: impl Into<String>) -> Result<T, FilterError> {
+    Err(FilterError::Eval(msg.into()))
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        batch: &'a RecordBatch,
+        json_cols: &'a [(String, bool)],
+    ) -> Result<Self, FilterError> {
+        let mut json = HashMap::new();
+        for (name, _) in json_cols {
+            let col = batch
+                .column_by_name(name)
+                .ok_or_else(|| FilterError::Eval(format!("column {name} missing from segment")))?;
+            let docs = match col.data_type() {
+                ArrowType::Binary | ArrowType::Utf8 => Docs {
+                    src: Some(col),
+                    cells: (0..col.len()).map(|_| OnceCell::new()).collect(),
+                },
+                _ => Docs {
+                    src: None,
+                    cells: list_to_json(col)?.into_iter().map(OnceCell::from).collect(),
+                },
+            };
+            json.insert(name.as_str(), docs);
+        }
+        Ok(Ctx {
+            batch,
+            n: batch.num_rows(),
+            json,
+            sel: RefCell::new(None),
+        })
+    }
+
+    fn column(&self, name: &str) -> Result<&'a ArrayRef, FilterError> {
+        match self.batch.column_by_name(name) {
+            Some(c) => Ok(c),
+            None => eval_err(format!("column {name} missing from segment")),
+        }
+    }
+
+    pub fn pred(&self, p: &Pred) -> Result<Tri, FilterError> {
+        match p {
+            Pred::Const(b) => Ok(Tri {
+                t: bits(self.n, *b),
+                f: bits(self.n, !*b),
+            }),
+            Pred::Not(inner) => {
+                let r = self.pred(inner)?;
+                Ok(Tri { t: r.f, f: r.t })
+            }
+            Pred::And(items) => self.fold(items, true),
+            Pred::Or(items) => self.fold(items, false),
+            Pred::Cmp(op, l, r) => self.cmp(*op, l, r),
+            Pred::In(v, list, negated) => self.term_in(v, list, *negated),
+            Pred::Like(v, pat) => self.like(v, pat),
+            Pred::IsNull(v, negated) => {
+                let nulls = self.null_mask(v)?;
+                let notn = !&nulls;
+                Ok(if *negated {
+                    Tri { t: notn, f: nulls }
+                } else {
+                    Tri { t: nulls, f: notn }
+                })
+            }
+            Pred::Exists(v) => {
+                let t = match v {
+                    Val::Path { col, path, .. } => {
+                        let docs = self.docs(col)?;
+                        let sel = self.sel.borrow().clone();
+                        BooleanBuffer::collect_bool(self.n, |i| {
+                            sel.as_ref().is_none_or(|s| s.value(i))
+                                && docs.get(i).and_then(|d| resolve(d, path)).is_some()
+                        })
+                    }
+                    _ => bits(self.n, false),
+                };
+                let f = !&t;
+                Ok(Tri { t, f })
+            }
+            Pred::Contains(kind, v, items) => {
+                let vals = self.datums(v)?;
+                let out: Vec<Option<bool>> =
+                    vals.iter().map(|d| contains(*kind, *d, items)).collect();
+                Ok(Tri::from_opts(&out))
+            }
+            Pred::Truthy(v) => {
+                let vals = self.datums(v)?;
+                let out: Vec<Option<bool>> = vals
+                    .iter()
+                    .map(|d| match d {
+                        Datum::Null => None,
+                        Datum::Bool(b) => Some(*b),
+                        _ => Some(false),
+                    })
+                    .collect();
+                Ok(Tri::from_opts(&out))
+            }
+        }
+    }
+
+    fn fold(&self, items: &[Pred], is_and: bool) -> Result<Tri, FilterError> {
+        let mut acc = Tri {
+            t: bits(self.n, is_and),
+            f: bits(self.n, !is_and),
+        };
+        let outer = self.sel.borrow().clone();
+        for (k, p) in items.iter().enumerate() {
+            if k > 0 {
+                // Rows already decided by earlier operands need no more work.
+                let open = if is_and { !&acc.f } else { !&acc.t };
+                let open = match &outer {
+                    Some(o) => &open & o,
+                    None => open,
+                };
+                if open.count_set_bits() == 0 {
+                    break;
+                }
+                *self.sel.borrow_mut() = Some(open);
+            }
+            let r = self.pred(p);
+            if k > 0 {
+                self.sel.borrow_mut().clone_from(&outer);
+            }
+            let r = r?;
+            if is_and {
+                acc.t = &acc.t & &r.t;
+                acc.f = &acc.f | &r.f;
+            } else {
+                acc.t = &acc.t | &r.t;
+                acc.f = &acc.f & &r.f;
+            }
+        }
+        Ok(acc)
+    }
+
+    fn cmp(&self, op: CmpOp, l: &Val, r: &Val) -> Result<Tri, FilterError> {
+        match (l, r) {
+            (Val::Col(c), Val::Lit(v)) => {
+                if let Some(t) = fast_cmp(self.column(c)?, op, Datum::from_json(v)) {
+                    return Ok(t);
+                }
+            }
+            (Val::Lit(v), Val::Col(c)) => {
+                if let Some(t) = fast_cmp(self.column(c)?, op.flip(), Datum::from_json(v)) {
+                    return Ok(t);
+                }
+            }
+            _ => {}
+        }
+        let a = self.datums(l)?;
+        let b = self.datums(r)?;
+        let out: Vec<Option<bool>> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| datum::compare(op, *x, *y))
+            .collect();
+        Ok(Tri::from_opts(&out))
+    }
+
+    fn term_in(&self, v: &Val, list: &[Value], negated: bool) -> Result<Tri, FilterError> {
+        if let Val::Col(c) = v {
+            if let Some(t) = fast_in(self.column(c)?, list) {
+                return Ok(if negated { Tri { t: t.f, f: t.t } } else { t });
+            }
+        }
+        let lits: Vec<Datum<'_>> = list.iter().map(Datum::from_json).collect();
+        let vals = self.datums(v)?;
+        let out: Vec<Option<bool>> = vals
+            .iter()
+            .map(|d| {
+                if d.is_null() {
+                    return None;
+                }
+                let found = lits
+                    .iter()
+                    .any(|l| datum::compare(CmpOp::Eq, *d, *l) == Some(true));
+                Some(found != negated)
+            })
+            .collect();
+        Ok(Tri::from_opts(&out))
+    }
+
+    fn like(&self, v: &Val, pat: &LikePattern) -> Result<Tri, FilterError> {
+        if let Val::Col(c) = v {
+            if let Some(s) = self.column(c)?.as_string_opt::<i32>() {
+                let vals = BooleanBuffer::collect_bool(s.len(), |i| pat.matches(s.value(i)));
+                return Ok(Tri::from_values(vals, s.nulls().map(|n| n.inner())));
+            }
+        }
+        let vals = self.datums(v)?;
+        let out: Vec<Option<bool>> = vals
+            .iter()
+            .map(|d| match d {
+                Datum::Null => None,
+                Datum::Str(s) => Some(pat.matches(s)),
+                _ => Some(false),
+            })
+            .collect();
+        Ok(Tri::from_opts(&out))
+    }
+
+    /// Rows where the value is null (for `is null`).
+    fn null_mask(&self, v: &Val) -> Result<BooleanBuffer, FilterError> {
+        if let Val::Col(c) = v {
+            let col = self.column(c)?;
+            return Ok(match col.nulls() {
+                Some(n) => !n.inner(),
+                None => bits(self.n, false),
+            });
+        }
+        let vals = self.datums(v)?;
+        Ok(BooleanBuffer::collect_bool(vals.len(), |i| {
+            vals[i].is_null()
+        }))
+    }
+
+    fn docs(&self, col: &str) -> Result<&Docs<'a>, FilterError> {
+        match self.json.get(col) {
+            Some(d) => Ok(d),
+            None => eval_err(format!("column {col} was not prepared")),
+        }
+    }
+
+    /// Materialises a value expression as one datum per row.
+    fn datums<'s>(&'s self, v: &'s Val) -> Result<Vec<Datum<'s>>, FilterError> {
+        Ok(match v {
+            Val::Lit(l) => vec![Datum::from_json(l); self.n],
+            Val::Col(c) => column_datums(self.column(c)?)?,
+            Val::Path { col, path, .. } => {
+                let docs = self.docs(col)?;
+                let sel = self.sel.borrow().clone();
+                (0..self.n)
+                    .map(|i| {
+                        if sel.as_ref().is_some_and(|s| !s.value(i)) {
+                            return Datum::Null;
+                        }
+                        docs.get(i)
+                            .and_then(|d| resolve(d, path))
+                            .map_or(Datum::Null, Datum::from_json)
+                    })
+                    .collect()
+            }
+            Val::Neg(inner) => self.datums(inner)?.into_iter().map(datum::negate).collect(),
+            Val::Arith(op, l, r) => {
+                let a = self.datums(l)?;
+                let b = self.datums(r)?;
+                a.into_iter()
+                    .zip(b)
+                    .map(|(x, y)| datum::arith(*op, x, y))
+                    .collect()
+            }
+            Val::Len(inner) => self
+                .datums(inner)?
+                .into_iter()
+                .map(|d| match d {
+                    Datum::Json(Value::Array(a)) => Datum::Int(a.len() as i64),
+                    _ => Datum::Null,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn bits(n: usize, value: bool) -> BooleanBuffer {
+    if value {
+        BooleanBuffer::new_set(n)
+    } else {
+        BooleanBuffer::new_unset(n)
+    }
+}
+
+/// Follows a JSON path; None when a key or index is missing.
+pub(crate) fn resolve<'v>(mut v: &'v Value, path: &[PathElem]) -> Option<&'v Value> {
+    for p in path {
+        v = match (p, v) {
+            (PathElem::Key(k), Value::Object(m)) => m.get(k)?,
+            (PathElem::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+fn contains(kind: Contains, d: Datum<'_>, items: &[Value]) -> Option<bool> {
+    let arr = match d {
+        Datum::Null => return None,
+        Datum::Json(Value::Array(a)) => a,
+        _ => return Some(false),
+    };
+    let has = |item: &Value| {
+        arr.iter().any(|e| {
+            datum::datum_equals_json(Datum::from_json(e), item)
+                || (e.is_array() && datum::json_equal(e, item))
+        })
+    };
+    Some(match kind {
+        Contains::One | Contains::Any => items.iter().any(has),
+        Contains::All => items.iter().all(has),
+    })
+}
+
+/// Converts each row of a List column to a JSON array.
+fn list_to_json(col: &ArrayRef) -> Result<Vec<Option<Value>>, FilterError> {
+    let Some(l) = col.as_any().downcast_ref::<GenericListArray<i32>>() else {
+        return eval_err(format!(
+            "column of type {} is not JSON or ARRAY",
+            col.data_type()
+        ));
+    };
+    let values = column_json_values(l.values())?;
+    let offsets = l.value_offsets();
+    Ok((0..l.len())
+        .map(|i| {
+            l.is_valid(i).then(|| {
+                let (s, e) = (offsets[i] as usize, offsets[i + 1] as usize);
+                Value::Array(values.get(s..e).map(<[Value]>::to_vec).unwrap_or_default())
+            })
+        })
+        .collect())
+}
+
+/// Converts a flat scalar array into JSON values (nulls become `Value::Null`).
+fn column_json_values(col: &ArrayRef) -> Result<Vec<Value>, FilterError> {
+    let d = column_datums(col)?;
+    Ok(d.into_iter()
+        .map(|x| match x {
+            Datum::Bool(b) => Value::Bool(b),
+            Datum::Int(i) => Value::from(i),
+            Datum::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Datum::Str(s) => Value::String(s.to_string()),
+            _ => Value::Null,
+        })
+        .collect())
+}
+
+fn prim_datums<T: ArrowPrimitiveType>(
+    col: &ArrayRef,
+    f: impl Fn(T::Native) -> Datum<'static>,
+) -> Vec<Datum<'static>> {
+    let a: &PrimitiveArray<T> = col.as_primitive();
+    (0..a.len())
+        .map(|i| {
+            if a.is_valid(i) {
+                f(a.value(i))
+            } else {
+                Datum::Null
+            }
+        })
+        .collect()
+}
+
+/// One datum per row of a scalar column.
+fn column_datums(col: &ArrayRef) -> Result<Vec<Datum<'_>>, FilterError> {
+    Ok(match col.data_type() {
+        ArrowType::Int8 => prim_datums::<Int8Type>(col, |v| Datum::Int(v.into())),
+        ArrowType::Int16 => prim_datums::<Int16Type>(col, |v| Datum::Int(v.into())),
+        ArrowType::Int32 => prim_datums::<Int32Type>(col, |v| Datum::Int(v.into())),
+        ArrowType::Int64 => prim_datums::<Int64Type>(col, Datum::Int),
+        ArrowType::Float32 => prim_datums::<Float32Type>(col, |v| Datum::Float(v.into())),
+        ArrowType::Float64 => prim_datums::<Float64Type>(col, Datum::Float),
+        ArrowType::Boolean => {
+            let a: &BooleanArray = col.as_boolean();
+            (0..a.len())
+                .map(|i| {
+                    if a.is_valid(i) {
+                        Datum::Bool(a.value(i))
+                    } else {
+                        Datum::Null
+                    }
+                })
+                .collect()
+        }
+        ArrowType::Utf8 => {
+            let a: &StringArray = col.as_string();
+            (0..a.len())
+                .map(|i| {
+                    if a.is_valid(i) {
+                        Datum::Str(a.value(i))
+                    } else {
+                        Datum::Null
+                    }
+                })
+                .collect()
+        }
+        other => return eval_err(format!("cannot filter on a column of type {other}")),
+    })
+}
+
+fn int_values(col: &ArrayRef) -> Option<(Vec<i64>, Option<&BooleanBuffer>)> {
+    fn widen<T: ArrowPrimitiveType>(col: &ArrayRef) -> Vec<i64>
+    where
+        T::Native: Into<i64>,
+    {
+        col.as_primitive::<T>()
+            .values()
+            .iter()
+            .map(|v| (*v).into())
+            .collect()
+    }
+    let v = match col.data_type() {
+        ArrowType::Int8 => widen::<Int8Type>(col),
+        ArrowType::Int16 => widen::<Int16Type>(col),
+        ArrowType::Int32 => widen::<Int32Type>(col),
+        _ => return None,
+    };
+    Some((v, col.nulls().map(|n| n.inner())))
+}
+
+fn prim_cmp<T: ArrowPrimitiveType>(col: &ArrayRef, pred: impl Fn(T::Native) -> bool) -> Tri {
+    let a: &PrimitiveArray<T> = col.as_primitive();
+    let vals = a.values();
+    let bits = BooleanBuffer::collect_bool(vals.len(), |i| pred(vals[i]));
+    Tri::from_values(bits, a.nulls().map(|n| n.inner()))
+}
+
+/// `column op literal` over a scalar column, or None when no fast path applies.
+fn fast_cmp(col: &ArrayRef, op: CmpOp, lit: Datum<'_>) -> Option<Tri> {
+    let ordf = move |x: f64, y: f64| x.partial_cmp(&y).is_some_and(|o| ord_matches(op, o));
+    Some(match (col.data_type(), lit) {
+        (ArrowType::Int64, Datum::Int(y)) => {
+            prim_cmp::<Int64Type>(col, |x| ord_matches(op, x.cmp(&y)))
+        }
+        (ArrowType::Int64, Datum::Float(y)) => prim_cmp::<Int64Type>(col, |x| {
+            datum::cmp_int_float(x, y).is_some_and(|o| ord_matches(op, o))
+        }),
+        (ArrowType::Int8 | ArrowType::Int16 | ArrowType::Int32, Datum::Int(y)) => {
+            let (v, valid) = int_values(col)?;
+            let bits = BooleanBuffer::collect_bool(v.len(), |i| ord_matches(op, v[i].cmp(&y)));
+            Tri::from_values(bits, valid)
+        }
+        (ArrowType::Int8 | ArrowType::Int16 | ArrowType::Int32, Datum::Float(y)) => {
+            let (v, valid) = int_values(col)?;
+            let bits = BooleanBuffer::collect_bool(v.len(), |i| ordf(v[i] as f64, y));
+            Tri::from_values(bits, valid)
+        }
+        (ArrowType::Float32, Datum::Int(y)) => {
+            prim_cmp::<Float32Type>(col, |x| ordf(x.into(), y as f64))
+        }
+        (ArrowType::Float32, Datum::Float(y)) => {
+            prim_cmp::<Float32Type>(col, |x| ordf(x.into(), y))
+        }
+        (ArrowType::Float64, Datum::Int(y)) => prim_cmp::<Float64Type>(col, |x| ordf(x, y as f64)),
+        (ArrowType::Float64, Datum::Float(y)) => prim_cmp::<Float64Type>(col, |x| ordf(x, y)),
+        (ArrowType::Utf8, Datum::Str(y)) => {
+            let a: &StringArray = col.as_string();
+            let bits = match op {
+                CmpOp::Eq => BooleanBuffer::collect_bool(a.len(), |i| a.value(i) == y),
+                CmpOp::Ne => BooleanBuffer::collect_bool(a.len(), |i| a.value(i) != y),
+                _ => BooleanBuffer::collect_bool(a.len(), |i| ord_matches(op, a.value(i).cmp(y))),
+            };
+            Tri::from_values(bits, a.nulls().map(|n| n.inner()))
+        }
+        (ArrowType::Boolean, Datum::Bool(y)) => {
+            let a: &BooleanArray = col.as_boolean();
+            let bits =
+                BooleanBuffer::collect_bool(a.len(), |i| ord_matches(op, a.value(i).cmp(&y)));
+            Tri::from_values(bits, a.nulls().map(|n| n.inner()))
+        }
+        _ => return None,
+    })
+}
+
+/// `column in [literals]` over a string or integer column.
+fn fast_in(col: &ArrayRef, list: &[Value]) -> Option<Tri> {
+    match col.data_type() {
+        ArrowType::Utf8 => {
+            let strs: Option<Vec<&str>> = list.iter().map(Value::as_str).collect();
+            let strs = strs?;
+            let a: &StringArray = col.as_string();
+            let bits = if strs.len() <= 8 {
+                BooleanBuffer::collect_bool(a.len(), |i| strs.contains(&a.value(i)))
+            } else {
+                let set: HashSet<&str> = strs.into_iter().collect();
+                BooleanBuffer::collect_bool(a.len(), |i| set.contains(a.value(i)))
+            };
+            Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())))
+        }
+        ArrowType::Int64 => {
+            let ints: Option<Vec<i64>> = list.iter().map(Value::as_i64).collect();
+            let set: HashSet<i64> = ints?.into_iter().collect();
+            let a: &PrimitiveArray<Int64Type> = col.as_primitive();
+            let vals = a.values();
+            let bits = BooleanBuffer::collect_bool(vals.len(), |i| set.contains(&vals[i]));
+            Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,186 @@
+//! `LIKE` patterns: `%` matches any run of characters, `_` exactly one;
+//! `\%`, `\_` and `\\` match the character itself.
+//!
+//! Patterns without `_` (the common prefix/suffix/infix cases) compile to plain
+//! substring checks; the rest use a backtracking wildcard matcher.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Atom {
+    Char(char),
+    One,
+    Any,
+}
+
+/// A compiled LIKE pattern.
+#[derive(Debug, Clone)]
+pub(crate) enum LikePattern {
+    /// Only `%` wildcards: literal pieces that must appear in order; the first is a
+    /// prefix unless the pattern starts with `%`, the last a suffix unless it ends with `%`.
+    Pieces {
+        pieces: Vec<String>,
+        anchored_start: bool,
+        anchored_end: bool,
+    },
+    /// Contains `_`: general matcher.
+    General(Vec<Atom>),
+}
+
+impl LikePattern {
+    pub fn compile(pattern: &str) -> LikePattern {
+        let mut atoms = Vec::new();
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.peek().copied() {
+                    Some(e @ ('%' | '_' | '\\')) => {
+                        chars.next();
+                        atoms.push(Atom::Char(e));
+                    }
+                    _ => atoms.push(Atom::Char('\\')),
+                },
+                '%' => {
+                    if atoms.last() != Some(&Atom::Any) {
+                        atoms.push(Atom::Any);
+                    }
+                }
+                '_' => atoms.push(Atom::One),
+                other => atoms.push(Atom::Char(other)),
+            }
+        }
+        if atoms.contains(&Atom::One) {
+            return LikePattern::General(atoms);
+        }
+        let anchored_start = atoms.first() != Some(&Atom::Any);
+        let anchored_end = atoms.last() != Some(&Atom::Any);
+        let mut pieces = vec![String::new()];
+        for a in &atoms {
+            match a {
+                Atom::Char(c) => {
+                    if let Some(p) = pieces.last_mut() {
+                        p.push(*c);
+                    }
+                }
+                _ => pieces.push(String::new()),
+            }
+        }
+        pieces.retain(|p| !p.is_empty());
+        LikePattern::Pieces {
+            pieces,
+            anchored_start,
+            anchored_end,
+        }
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        match self {
+            LikePattern::Pieces {
+                pieces,
+                anchored_start,
+                anchored_end,
+            } => match_pieces(pieces, *anchored_start, *anchored_end, s),
+            LikePattern::General(atoms) => match_general(atoms, s),
+        }
+    }
+}
+
+fn match_pieces(pieces: &[String], start: bool, end: bool, s: &str) -> bool {
+    if pieces.is_empty() {
+        // "" matches only ""; "%" matches anything.
+        return !(start && end) || s.is_empty();
+    }
+    if pieces.len() == 1 && start && end {
+        return s == pieces[0];
+    }
+    let mut rest = s;
+    let mut middle = pieces;
+    if start {
+        match rest.strip_prefix(pieces[0].as_str()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+        middle = &middle[1..];
+    }
+    let mut last: Option<&str> = None;
+    if end {
+        if let Some((l, m)) = middle.split_last() {
+            last = Some(l.as_str());
+            middle = m;
+        }
+    }
+    for p in middle {
+        match rest.find(p.as_str()) {
+            Some(at) => rest = &rest[at + p.len()..],
+            None => return false,
+        }
+    }
+    match last {
+        Some(l) => rest.ends_with(l),
+        None => true,
+    }
+}
+
+fn match_general(atoms: &[Atom], s: &str) -> bool {
+    let text: Vec<char> = s.chars().collect();
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match atoms.get(p) {
+            Some(Atom::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(Atom::One) => {
+                p += 1;
+                t += 1;
+            }
+            Some(Atom::Char(c)) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    atoms[p.min(atoms.len())..].iter().all(|a| *a == Atom::Any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LikePattern;
+
+    fn m(p: &str, s: &str) -> bool {
+        LikePattern::compile(p).matches(s)
+    }
+
+    #[test]
+    fn like_cases() {
+        assert!(m("ab%", "abc"));
+        assert!(!m("ab%", "xab"));
+        assert!(m("%bc", "abc"));
+        assert!(m("%b%", "abc"));
+        assert!(!m("%d%", "abc"));
+        assert!(m("%", ""));
+        assert!(m("", ""));
+        assert!(!m("", "a"));
+        assert!(m("abc", "abc"));
+        assert!(!m("abc", "abcd"));
+        assert!(m("a%c%e", "abcde"));
+        assert!(!m("a%c%e", "abcd"));
+        assert!(m("a%a", "aa"));
+        assert!(!m("a%a", "a"));
+        assert!(m("a_c", "abc"));
+        assert!(m("a_c", "aéc"));
+        assert!(!m("a_c", "ac"));
+        assert!(m("%_b", "xxb"));
+        assert!(m(r"100\%", "100%"));
+        assert!(!m(r"100\%", "1000"));
+        assert!(m(r"a\_b", "a_b"));
+        assert!(!m(r"a\_b", "axb"));
+    }
+}

@@ -1,0 +1,160 @@
+//! Never-panic checks: random bytes, random token soup, and pathological nesting.
+
+use std::collections::HashMap;
+
+use quiver_filter::Filter;
+
+use crate::{batch, schema};
+
+/// xorshift64*: deterministic, dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const VOCAB: &[&str] = &[
+    "id",
+    "name",
+    "age",
+    "score",
+    "price",
+    "flag",
+    "small",
+    "meta",
+    "tags",
+    "nums",
+    "vec",
+    "color",
+    "$meta",
+    "n",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "**",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "==",
+    "!=",
+    "!",
+    "not",
+    "and",
+    "or",
+    "&&",
+    "||",
+    "in",
+    "not in",
+    "like",
+    "is",
+    "null",
+    "is not null",
+    "exists",
+    "1",
+    "0",
+    "-3",
+    "2.5",
+    "1e3",
+    "0x1f",
+    "\"a%\"",
+    "'b'",
+    "\"x\"",
+    "true",
+    "FALSE",
+    "[1,2]",
+    "[]",
+    "json_contains",
+    "array_contains_all",
+    "array_length",
+    "JSON_CONTAINS_ANY",
+    "{a}",
+    "{zz}",
+    "\"\\u00e9\"",
+    "r\"raw\"",
+    "~",
+    "&",
+    "<<",
+    "9223372036854775807",
+];
+
+fn try_expr(expr: &str) {
+    let templates = HashMap::from([("a".to_string(), serde_json::json!(1))]);
+    for dynamic in [true, false] {
+        if let Ok(f) = Filter::parse(expr, &schema(dynamic), &templates) {
+            let _ = f.primary_key_values();
+            let _ = f.field_equality_values("name");
+            if dynamic {
+                let _ = f.evaluate(&batch());
+            }
+        }
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..3000 {
+        let len = rng.below(40);
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                // Bias towards the interesting ASCII range.
+                if rng.below(4) == 0 {
+                    rng.next() as u8
+                } else {
+                    b" ()[],.+-*/%<>=!&|^~\"'\\{}$_aeinrstx019"[rng.below(38)]
+                }
+            })
+            .collect();
+        try_expr(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+#[test]
+fn random_tokens_never_panic() {
+    let mut rng = Rng(42);
+    for _ in 0..5000 {
+        let len = 1 + rng.below(12);
+        let expr: Vec<&str> = (0..len).map(|_| VOCAB[rng.below(VOCAB.len())]).collect();
+        try_expr(&expr.join(" "));
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = [
+        "(".repeat(100_000),
+        format!("{}id == 1{}", "(".repeat(5000), ")".repeat(5000)),
+        format!("{}1 > 0", "-".repeat(100_000)),
+        format!("{}flag", "not ".repeat(50_000)),
+        format!("{}flag", "!".repeat(50_000)),
+        format!("{}1 > 0", "1 + ".repeat(50_000)),
+        format!("id in {}", "[".repeat(100_000)),
+        format!("2{} > 1", " ** 2".repeat(50_000)),
+        format!("meta{} == 1", "[\"a\"]".repeat(50_000)),
+        format!("{}id == 1", "exists ".repeat(50_000)),
+    ];
+    for e in &deep {
+        assert!(Filter::parse(e, &schema(true), &HashMap::new()).is_err());
+    }
+    // Long flat chains are fine.
+    let wide = vec!["id == 1"; 20_000].join(" or ");
+    let f = Filter::parse(&wide, &schema(true), &HashMap::new());
+    assert!(f.is_ok_and(|f| f.evaluate(&batch()).is_ok()));
+}

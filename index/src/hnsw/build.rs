@@ -1,0 +1,226 @@
+//! Parallel HNSW construction (HNSW paper, algorithm 1) on the caller's rayon pool.
+//!
+//! Levels are drawn up front from a seeded generator, so the layout of upper-layer
+//! blocks is fixed before any insert and no node ever reallocates. Each node has a
+//! lock that serialises writers of its neighbour lists; readers never lock.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+use rayon::prelude::*;
+
+use super::graph::{kernel_table, select_heuristic, with_visited, Core, Graph};
+use super::{FilterPlan, Hnsw, HnswParams};
+use crate::topk::Cand;
+use crate::{kernels, IndexError, Metric};
+
+const MAX_LEVEL: u8 = 16;
+
+struct EntryState {
+    entry: u32,
+    max_level: usize,
+}
+
+struct Builder<'a> {
+    core: Core,
+    locks: Vec<Mutex<()>>,
+    state: Mutex<EntryState>,
+    params: &'a HnswParams,
+}
+
+/// SplitMix64: tiny deterministic generator for level assignment.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn draw_levels(n: usize, m: usize) -> Vec<u8> {
+    let ml = 1.0 / (m as f64).ln();
+    let mut s = 0x5157_5645_5200_0000u64 ^ n as u64;
+    (0..n)
+        .map(|_| {
+            // uniform in (0, 1]
+            let u = ((splitmix(&mut s) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+            ((-u.ln() * ml).floor() as u64).min(MAX_LEVEL as u64) as u8
+        })
+        .collect()
+}
+
+pub(crate) fn validate(
+    vectors: &[f32],
+    dim: usize,
+    params: &HnswParams,
+) -> Result<usize, IndexError> {
+    if dim == 0 {
+        return Err(IndexError::InvalidParam("dim must be > 0".into()));
+    }
+    if !vectors.len().is_multiple_of(dim) {
+        return Err(IndexError::DimensionMismatch {
+            expected: dim,
+            got: vectors.len() % dim,
+        });
+    }
+    if !(2..=512).contains(&params.m) {
+        return Err(IndexError::InvalidParam(format!(
+            "M must be in 2..=512, got {}",
+            params.m
+        )));
+    }
+    if params.ef_construction == 0 {
+        return Err(IndexError::InvalidParam(
+            "efConstruction must be > 0".into(),
+        ));
+    }
+    let n = vectors.len() / dim;
+    if n >= u32::MAX as usize {
+        return Err(IndexError::InvalidParam(format!("too many vectors: {n}")));
+    }
+    Ok(n)
+}
+
+pub(crate) fn build(
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    params: &HnswParams,
+    progress: &AtomicUsize,
+    cancel: &AtomicBool,
+) -> Result<Hnsw, IndexError> {
+    let n = validate(vectors, dim, params)?;
+    let mut data = vectors.to_vec();
+    if metric == Metric::Cosine {
+        data.par_chunks_mut(dim).for_each(kernels::normalize);
+    }
+    let levels = draw_levels(n, params.m);
+    let first_level = levels.first().copied().unwrap_or(0) as usize;
+    let graph = Graph::new(levels, params.m, params.m * 2);
+    let core = Core {
+        dim,
+        metric,
+        vectors: data,
+        graph,
+        kt: kernel_table(),
+    };
+    let b = Builder {
+        core,
+        locks: (0..n).map(|_| Mutex::new(())).collect(),
+        state: Mutex::new(EntryState {
+            entry: 0,
+            max_level: first_level,
+        }),
+        params,
+    };
+    if n > 0 {
+        progress.fetch_add(1, Relaxed);
+    }
+    (1..n as u32).into_par_iter().try_for_each(|i| {
+        if cancel.load(Relaxed) {
+            return Err(IndexError::Cancelled);
+        }
+        b.insert(i);
+        progress.fetch_add(1, Relaxed);
+        Ok(())
+    })?;
+    if cancel.load(Relaxed) {
+        return Err(IndexError::Cancelled);
+    }
+    let st = b.state.into_inner();
+    Ok(Hnsw {
+        core: b.core,
+        entry: st.entry,
+        max_level: st.max_level,
+        params: params.clone(),
+        plan: FilterPlan::Auto,
+    })
+}
+
+impl Builder<'_> {
+    fn insert(&self, i: u32) {
+        let core = &self.core;
+        let q = core.vector(i);
+        let level = core.graph.levels[i as usize] as usize;
+        let guard = self.state.lock();
+        let (ep, max_level) = (guard.entry, guard.max_level);
+        // A node that raises the top level keeps the entry lock for its whole insert.
+        let mut hold = if level > max_level {
+            Some(guard)
+        } else {
+            drop(guard);
+            None
+        };
+        let mut cur = Cand {
+            dist: core.dist(q, ep),
+            id: ep,
+        };
+        for lc in (level + 1..=max_level).rev() {
+            cur = core.greedy(q, cur, lc);
+        }
+        let n = core.graph.len();
+        for lc in (0..=level.min(max_level)).rev() {
+            let w = with_visited(n, |v| {
+                core.search_layer(q, cur, self.params.ef_construction, lc, v, None)
+            });
+            let w: Vec<Cand> = w.into_iter().filter(|c| c.id != i).collect();
+            let Some(&closest) = w.first() else { continue };
+            let sel = select_heuristic(core, &w, self.params.m);
+            let ids: Vec<u32> = sel.iter().map(|c| c.id).collect();
+            {
+                let _g = self.locks[i as usize].lock();
+                core.graph.set_neighbors(i, lc, &ids);
+            }
+            let cap = if lc == 0 { core.graph.m0 } else { core.graph.m };
+            for c in &sel {
+                self.link(c.id, i, c.dist, lc, cap);
+            }
+            cur = closest;
+        }
+        if let Some(g) = hold.as_mut() {
+            g.entry = i;
+            g.max_level = level;
+        }
+    }
+
+    /// Adds `new` to `e`'s list on `level`, shrinking it with the heuristic when full.
+    fn link(&self, e: u32, new: u32, dist: f32, level: usize, cap: usize) {
+        let core = &self.core;
+        let _g = self.locks[e as usize].lock();
+        let slot = core.graph.slot(e, level);
+        let cnt = slot[0].load(Relaxed) as usize;
+        if cnt < cap {
+            slot[cnt + 1].store(new, Relaxed);
+            slot[0].store(cnt as u32 + 1, Relaxed);
+            return;
+        }
+        let ev = core.vector(e);
+        let mut cands: Vec<Cand> = core
+            .graph
+            .neighbors(e, level)
+            .map(|id| Cand {
+                dist: core.dist(ev, id),
+                id,
+            })
+            .collect();
+        cands.push(Cand { dist, id: new });
+        cands.sort_unstable();
+        let sel = select_heuristic(core, &cands, cap);
+        let ids: Vec<u32> = sel.iter().map(|c| c.id).collect();
+        core.graph.set_neighbors(e, level, &ids);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_geometric_and_deterministic() {
+        let a = draw_levels(100_000, 16);
+        assert_eq!(a, draw_levels(100_000, 16));
+        let l0 = a.iter().filter(|&&l| l == 0).count() as f64 / a.len() as f64;
+        assert!((l0 - 15.0 / 16.0).abs() < 0.01, "{l0}");
+        assert!(a.iter().all(|&l| l <= MAX_LEVEL));
+    }
+}

@@ -1,0 +1,298 @@
+//! Graph storage and the two traversal primitives shared by build and search.
+//!
+//! Layout: every node has a fixed-size layer-0 slot of `m0 + 1` words (count, then
+//! up to `m0` neighbour ids) in one contiguous array; nodes on upper layers own
+//! `level` consecutive blocks of `m + 1` words in a second array. No per-node heap
+//! allocations. Words are `AtomicU32` so parallel inserts can rewrite neighbour
+//! lists while other threads read them (relaxed loads compile to plain loads).
+
+use std::cell::RefCell;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use crate::kernels::{self, KernelTable};
+use crate::topk::Cand;
+use crate::{Bitset, Metric};
+
+/// Neighbour lists of all nodes on all layers.
+pub(crate) struct Graph {
+    pub m: usize,
+    pub m0: usize,
+    pub levels: Vec<u8>,
+    /// Index of the node's first upper-layer block (`u32::MAX` for level-0-only nodes).
+    pub upper_off: Vec<u32>,
+    pub links0: Vec<AtomicU32>,
+    pub upper: Vec<AtomicU32>,
+}
+
+impl Graph {
+    pub fn new(levels: Vec<u8>, m: usize, m0: usize) -> Graph {
+        let mut upper_off = Vec::with_capacity(levels.len());
+        let mut blocks = 0usize;
+        for &l in &levels {
+            if l == 0 {
+                upper_off.push(u32::MAX);
+            } else {
+                upper_off.push(blocks as u32);
+                blocks += l as usize;
+            }
+        }
+        let n = levels.len();
+        Graph {
+            m,
+            m0,
+            levels,
+            upper_off,
+            links0: (0..n * (m0 + 1)).map(|_| AtomicU32::new(0)).collect(),
+            upper: (0..blocks * (m + 1)).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The slot (count word followed by capacity id words) of `node` on `level`.
+    #[inline]
+    pub fn slot(&self, node: u32, level: usize) -> &[AtomicU32] {
+        let node = node as usize;
+        if level == 0 {
+            let s = self.m0 + 1;
+            &self.links0[node * s..(node + 1) * s]
+        } else {
+            let s = self.m + 1;
+            let b = self.upper_off[node] as usize + level - 1;
+            &self.upper[b * s..(b + 1) * s]
+        }
+    }
+
+    /// Current neighbours of `node` on `level` (a consistent-enough snapshot).
+    #[inline]
+    pub fn neighbors(&self, node: u32, level: usize) -> impl Iterator<Item = u32> + '_ {
+        let slot = self.slot(node, level);
+        let cnt = (slot[0].load(Relaxed) as usize).min(slot.len() - 1);
+        slot[1..=cnt].iter().map(|a| a.load(Relaxed))
+    }
+
+    /// Replaces the neighbour list (caller holds the node's lock).
+    pub fn set_neighbors(&self, node: u32, level: usize, ids: &[u32]) {
+        let slot = self.slot(node, level);
+        let cnt = ids.len().min(slot.len() - 1);
+        for (w, &id) in slot[1..=cnt].iter().zip(ids) {
+            w.store(id, Relaxed);
+        }
+        slot[0].store(cnt as u32, Relaxed);
+    }
+}
+
+/// Vectors (normalised for cosine) plus graph: everything a traversal needs.
+pub(crate) struct Core {
+    pub dim: usize,
+    pub metric: Metric,
+    pub vectors: Vec<f32>,
+    pub graph: Graph,
+    pub kt: &'static KernelTable,
+}
+
+impl Core {
+    #[inline]
+    pub fn vector(&self, id: u32) -> &[f32] {
+        let i = id as usize * self.dim;
+        &self.vectors[i..i + self.dim]
+    }
+
+    /// Internal distance between a prepared query and stored vector `id`.
+    #[inline]
+    pub fn dist(&self, q: &[f32], id: u32) -> f32 {
+        let v = self.vector(id);
+        match self.metric {
+            Metric::L2 => (self.kt.l2_sq)(q, v),
+            Metric::Ip => -(self.kt.dot)(q, v),
+            Metric::Cosine => 1.0 - (self.kt.dot)(q, v),
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let start = id as usize * self.dim;
+            if start + self.dim <= self.vectors.len() {
+                let p = self.vectors[start..].as_ptr() as *const i8;
+                // Prefetch the first few cache lines; the hardware prefetcher follows the stream.
+                let lines = (self.dim * 4).div_ceil(64).min(4);
+                for l in 0..lines {
+                    // SAFETY: prefetch never faults; the address is inside the vector slab.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(l * 64)) };
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
+    }
+
+    /// Greedy walk with a search list of one (upper layers).
+    pub fn greedy(&self, q: &[f32], mut cur: Cand, level: usize) -> Cand {
+        loop {
+            let mut changed = false;
+            for nb in self.graph.neighbors(cur.id, level) {
+                let d = self.dist(q, nb);
+                if d < cur.dist {
+                    cur = Cand { dist: d, id: nb };
+                    changed = true;
+                }
+            }
+            if !changed {
+                return cur;
+            }
+        }
+    }
+
+    /// Beam search on one layer (HNSW paper, algorithm 2). Non-allowed nodes are still
+    /// traversed (so a filter never disconnects the graph) but never returned.
+    /// Returns up to `ef` candidates sorted best-first.
+    pub fn search_layer(
+        &self,
+        q: &[f32],
+        entry: Cand,
+        ef: usize,
+        level: usize,
+        visited: &mut Visited,
+        allow: Option<&Bitset>,
+    ) -> Vec<Cand> {
+        let allowed = |id: u32| allow.is_none_or(|b| b.get(id as usize));
+        let mut cands: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
+        let mut res: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
+        visited.insert(entry.id);
+        cands.push(std::cmp::Reverse(entry));
+        if allowed(entry.id) {
+            res.push(entry);
+        }
+        let mut worst = if res.len() >= ef {
+            entry.dist
+        } else {
+            f32::INFINITY
+        };
+        let mut batch: Vec<u32> = Vec::with_capacity(self.graph.m0);
+        while let Some(std::cmp::Reverse(c)) = cands.pop() {
+            if c.dist > worst {
+                break;
+            }
+            batch.clear();
+            batch.extend(
+                self.graph
+                    .neighbors(c.id, level)
+                    .filter(|&nb| visited.insert(nb)),
+            );
+            if let Some(&first) = batch.first() {
+                self.prefetch(first);
+            }
+            for (j, &nb) in batch.iter().enumerate() {
+                if let Some(&next) = batch.get(j + 1) {
+                    self.prefetch(next);
+                }
+                let d = self.dist(q, nb);
+                if d < worst || res.len() < ef {
+                    let cand = Cand { dist: d, id: nb };
+                    cands.push(std::cmp::Reverse(cand));
+                    if allowed(nb) {
+                        res.push(cand);
+                        if res.len() > ef {
+                            res.pop();
+                        }
+                        if res.len() >= ef {
+                            worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
+                        }
+                    }
+                }
+            }
+        }
+        res.into_sorted_vec()
+    }
+}
+
+/// Visited marks with an epoch counter, so resetting costs nothing per query.
+pub(crate) struct Visited {
+    marks: Vec<u16>,
+    epoch: u16,
+}
+
+impl Visited {
+    fn new() -> Self {
+        Visited {
+            marks: Vec::new(),
+            epoch: 0,
+        }
+    }
+
+    /// Starts a new traversal over ids `0..n`.
+    pub fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `id`; true if it was not marked in this traversal.
+    #[inline]
+    pub fn insert(&mut self, id: u32) -> bool {
+        let m = &mut self.marks[id as usize];
+        if *m == self.epoch {
+            false
+        } else {
+            *m = self.epoch;
+            true
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::new());
+}
+
+/// Runs `f` with this thread's reusable visited set, reset for ids `0..n`
+/// (a fresh set if this thread's one is already in use).
+pub(crate) fn with_visited<R>(n: usize, f: impl FnOnce(&mut Visited) -> R) -> R {
+    VISITED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            v.reset(n);
+            f(&mut v)
+        }
+        Err(_) => {
+            let mut v = Visited::new();
+            v.reset(n);
+            f(&mut v)
+        }
+    })
+}
+
+/// Keeps candidates that are closer to the base than to any already kept candidate
+/// (HNSW paper, algorithm 4, without extension or pruned-connection refill).
+/// `cands` must be sorted best-first.
+pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize) -> Vec<Cand> {
+    if cands.len() <= m {
+        return cands.to_vec();
+    }
+    let mut out: Vec<Cand> = Vec::with_capacity(m);
+    for c in cands {
+        if out.len() >= m {
+            break;
+        }
+        let v = core.vector(c.id);
+        if out.iter().all(|r| core.dist(v, r.id) >= c.dist) {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+/// `kernels::table()` re-exported for the constructors.
+pub(crate) fn kernel_table() -> &'static KernelTable {
+    kernels::table()
+}

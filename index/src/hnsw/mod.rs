@@ -1,0 +1,321 @@
+//! HNSW approximate search (Malkov & Yashunin, 2016) over an owned vector slab.
+//!
+//! The index is immutable after [`Hnsw::build`]; search takes `&self` and is safe to
+//! call from many threads. Filters are planned by selectivity: when the allowed set
+//! is small, an exact scan of the allowed rows is cheaper and exact, so it is used
+//! instead of graph traversal; otherwise the traversal walks through non-allowed
+//! nodes and only collects allowed ones.
+
+mod build;
+mod graph;
+mod serialize;
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+use graph::{with_visited, Core};
+
+use crate::topk::{Cand, TopK};
+use crate::{kernels, Bitset, IndexError, Metric, Neighbor};
+
+/// Build parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HnswParams {
+    /// Neighbours per node on upper layers (layer 0 keeps up to `2 * m`).
+    pub m: usize,
+    /// Search list size during construction.
+    pub ef_construction: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construction: 200,
+        }
+    }
+}
+
+/// How [`Hnsw::search`] answers filtered queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FilterPlan {
+    /// Exact scan of the allowed rows when that is cheaper than traversal (see [`Hnsw::plans_exact`]).
+    #[default]
+    Auto,
+    /// Always traverse the graph (falls back to a scan only if too few results come back).
+    Graph,
+    /// Always scan the allowed rows exactly.
+    Exact,
+}
+
+/// A built HNSW graph plus its own copy of the vectors (normalised for cosine).
+pub struct Hnsw {
+    core: Core,
+    entry: u32,
+    max_level: usize,
+    params: HnswParams,
+    plan: FilterPlan,
+}
+
+impl std::fmt::Debug for Hnsw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hnsw")
+            .field("n", &self.len())
+            .field("dim", &self.dim())
+            .field("metric", &self.metric())
+            .field("params", &self.params)
+            .field("max_level", &self.max_level)
+            .finish()
+    }
+}
+
+impl Hnsw {
+    /// Builds the index on the calling thread's rayon pool (parallel insert).
+    /// `progress` is incremented once per inserted vector; when `cancel` becomes true
+    /// the build stops promptly with [`IndexError::Cancelled`].
+    pub fn build(
+        vectors: &[f32],
+        dim: usize,
+        metric: Metric,
+        params: &HnswParams,
+        progress: &AtomicUsize,
+        cancel: &AtomicBool,
+    ) -> Result<Hnsw, IndexError> {
+        build::build(vectors, dim, metric, params, progress, cancel)
+    }
+
+    /// Number of indexed vectors.
+    pub fn len(&self) -> usize {
+        self.core.graph.len()
+    }
+
+    /// True when the index holds no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.core.dim
+    }
+
+    /// Metric the index was built for.
+    pub fn metric(&self) -> Metric {
+        self.core.metric
+    }
+
+    /// Build parameters.
+    pub fn params(&self) -> &HnswParams {
+        &self.params
+    }
+
+    /// The stored (for cosine: normalised) vector of internal id `id`.
+    pub fn vector(&self, id: u32) -> Option<&[f32]> {
+        ((id as usize) < self.len()).then(|| self.core.vector(id))
+    }
+
+    /// Heap bytes held by the index: vectors plus graph.
+    pub fn memory_bytes(&self) -> usize {
+        let g = &self.core.graph;
+        self.core.vectors.len() * 4
+            + (g.links0.len() + g.upper.len() + g.upper_off.len()) * 4
+            + g.levels.len()
+    }
+
+    /// Chooses how filtered searches are planned (default [`FilterPlan::Auto`]).
+    pub fn set_filter_plan(&mut self, plan: FilterPlan) {
+        self.plan = plan;
+    }
+
+    /// True when a filter allowing `allowed` of the rows is answered by an exact scan
+    /// rather than graph traversal. Traversal must visit about `ef * m0 / s` nodes to
+    /// collect `ef` allowed ones at selectivity `s = allowed / n`; a scan costs `allowed`.
+    pub fn plans_exact(&self, allowed: usize, ef: usize) -> bool {
+        match self.plan {
+            FilterPlan::Graph => return false,
+            FilterPlan::Exact => return true,
+            FilterPlan::Auto => {}
+        }
+        let n = self.len().max(1) as f64;
+        let a = allowed as f64;
+        let graph_cost = (ef.max(1) * self.core.graph.m0) as f64 * n / a.max(1.0);
+        a <= graph_cost
+    }
+
+    /// Top-`k` neighbours, best first, with search list size `max(ef, k)`. With `allow`,
+    /// every result has its bit set, and at least `min(k, allowed)` results come back.
+    /// Returns nothing when `query.len() != dim()` (see [`Hnsw::try_search`]).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        allow: Option<&Bitset>,
+    ) -> Vec<Neighbor> {
+        let n = self.len();
+        if k == 0 || n == 0 || query.len() != self.dim() {
+            return Vec::new();
+        }
+        let q = self.prepare(query);
+        let allowed = allow.map(|b| b.count_ones_below(n));
+        if let Some(c) = allowed {
+            if c == 0 {
+                return Vec::new();
+            }
+            if self.plans_exact(c, ef.max(k)) {
+                return self.exact(&q, k, allow);
+            }
+        }
+        let res = self.traverse(&q, ef.max(k), allow);
+        if let Some(c) = allowed {
+            if res.len() < k.min(c) {
+                return self.exact(&q, k, allow);
+            }
+        }
+        res.into_iter()
+            .take(k)
+            .map(|c| Neighbor {
+                id: c.id,
+                dist: c.dist,
+            })
+            .collect()
+    }
+
+    /// Like [`Hnsw::search`], but reports a wrong query dimension.
+    pub fn try_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        allow: Option<&Bitset>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        if query.len() != self.dim() {
+            return Err(IndexError::DimensionMismatch {
+                expected: self.dim(),
+                got: query.len(),
+            });
+        }
+        Ok(self.search(query, k, ef, allow))
+    }
+
+    fn prepare<'q>(&self, query: &'q [f32]) -> Cow<'q, [f32]> {
+        if self.metric() == Metric::Cosine {
+            let mut q = query.to_vec();
+            kernels::normalize(&mut q);
+            Cow::Owned(q)
+        } else {
+            Cow::Borrowed(query)
+        }
+    }
+
+    fn traverse(&self, q: &[f32], ef: usize, allow: Option<&Bitset>) -> Vec<Cand> {
+        let core = &self.core;
+        let mut cur = Cand {
+            dist: core.dist(q, self.entry),
+            id: self.entry,
+        };
+        for lc in (1..=self.max_level).rev() {
+            cur = core.greedy(q, cur, lc);
+        }
+        with_visited(self.len(), |v| core.search_layer(q, cur, ef, 0, v, allow))
+    }
+
+    /// Exact scan over the allowed ids (or all ids) with the index's own vectors.
+    fn exact(&self, q: &[f32], k: usize, allow: Option<&Bitset>) -> Vec<Neighbor> {
+        let n = self.len();
+        let mut top = TopK::new(k);
+        match allow {
+            Some(b) => {
+                for i in b.iter_ones().take_while(|&i| i < n) {
+                    top.push(i as u32, self.core.dist(q, i as u32));
+                }
+            }
+            None => {
+                for i in 0..n as u32 {
+                    top.push(i, self.core.dist(q, i));
+                }
+            }
+        }
+        top.into_sorted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> (Vec<f32>, usize) {
+        let mut v = Vec::new();
+        for i in 0..300 {
+            let x = i as f32;
+            v.extend([x.sin(), x.cos(), (x * 0.37).sin(), 1.0 + (x * 0.11).cos()]);
+        }
+        (v, 4)
+    }
+
+    #[test]
+    fn send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Hnsw>();
+    }
+
+    #[test]
+    fn builds_and_finds_itself() {
+        let (v, dim) = tiny();
+        let p = HnswParams {
+            m: 8,
+            ef_construction: 64,
+        };
+        let h = Hnsw::build(
+            &v,
+            dim,
+            Metric::L2,
+            &p,
+            &AtomicUsize::new(0),
+            &AtomicBool::new(false),
+        )
+        .expect("build");
+        assert_eq!(h.len(), 300);
+        for i in (0..300).step_by(7) {
+            let r = h.search(&v[i * dim..(i + 1) * dim], 1, 32, None);
+            assert_eq!(r[0].id as usize, i);
+        }
+        assert!(h.memory_bytes() >= 300 * dim * 4);
+    }
+
+    #[test]
+    fn empty_and_bad_params() {
+        let z = Hnsw::build(
+            &[],
+            8,
+            Metric::Ip,
+            &HnswParams::default(),
+            &AtomicUsize::new(0),
+            &AtomicBool::new(false),
+        )
+        .expect("empty build");
+        assert!(z.is_empty());
+        assert!(z.search(&[0.0; 8], 5, 10, None).is_empty());
+        let bad = Hnsw::build(
+            &[1.0; 7],
+            2,
+            Metric::L2,
+            &HnswParams::default(),
+            &AtomicUsize::new(0),
+            &AtomicBool::new(false),
+        );
+        assert!(matches!(bad, Err(IndexError::DimensionMismatch { .. })));
+        let bad = Hnsw::build(
+            &[1.0; 8],
+            2,
+            Metric::L2,
+            &HnswParams {
+                m: 1,
+                ef_construction: 8,
+            },
+            &AtomicUsize::new(0),
+            &AtomicBool::new(false),
+        );
+        assert!(matches!(bad, Err(IndexError::InvalidParam(_))));
+    }
+}

@@ -1,0 +1,156 @@
+//! Versioned, checksummed byte format of a built [`Hnsw`], loaded without rebuilding.
+//!
+//! Layout (little-endian): magic `QVHNSW\0\0`, version `u32`, metric `u32`, then
+//! `u64` fields dim, n, m, m0, ef_construction, entry, max_level, upper block count;
+//! then levels (`n` bytes), links0 (`n * (m0 + 1)` u32), upper links
+//! (`blocks * (m + 1)` u32), vectors (`n * dim` f32), and a CRC-32 of everything before.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use super::graph::{kernel_table, Core, Graph};
+use super::{FilterPlan, Hnsw, HnswParams};
+use crate::{IndexError, Metric};
+
+const MAGIC: &[u8; 8] = b"QVHNSW\0\0";
+const VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 8 * 8;
+
+impl Hnsw {
+    /// Serializes the index (graph and vectors) into a self-contained byte buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let g = &self.core.graph;
+        let n = self.len();
+        let blocks = g.upper.len() / (g.m + 1);
+        let mut out = Vec::with_capacity(HEADER + self.memory_bytes() + 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.metric().code() as u32).to_le_bytes());
+        for v in [
+            self.dim(),
+            n,
+            g.m,
+            g.m0,
+            self.params.ef_construction,
+            self.entry as usize,
+            self.max_level,
+            blocks,
+        ] {
+            out.extend_from_slice(&(v as u64).to_le_bytes());
+        }
+        out.extend_from_slice(&g.levels);
+        for w in g.links0.iter().chain(&g.upper) {
+            out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
+        }
+        for x in &self.core.vectors {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Loads an index written by [`Hnsw::to_bytes`], validating checksum and structure.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Hnsw, IndexError> {
+        let corrupt = |m: &str| IndexError::Corrupt(m.to_string());
+        if bytes.len() < HEADER + 4 || &bytes[..8] != MAGIC {
+            return Err(corrupt("not an HNSW index (bad magic or too short)"));
+        }
+        let (body, tail) = bytes.split_at(bytes.len() - 4);
+        let want = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        if crc32fast::hash(body) != want {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let u32_at =
+            |o: usize| u32::from_le_bytes([body[o], body[o + 1], body[o + 2], body[o + 3]]);
+        let version = u32_at(8);
+        if version != VERSION {
+            return Err(IndexError::Corrupt(format!(
+                "unsupported version {version}"
+            )));
+        }
+        let metric = Metric::from_code(u32_at(12) as u8).ok_or_else(|| corrupt("bad metric"))?;
+        let mut f = [0usize; 8];
+        for (i, v) in f.iter_mut().enumerate() {
+            let o = 16 + 8 * i;
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&body[o..o + 8]);
+            *v = usize::try_from(u64::from_le_bytes(b)).map_err(|_| corrupt("field overflow"))?;
+        }
+        let [dim, n, m, m0, efc, entry, max_level, blocks] = f;
+        if dim == 0 || m < 2 || m0 < m || n >= u32::MAX as usize || (n > 0 && entry >= n) {
+            return Err(corrupt("bad header"));
+        }
+        let words0 = n
+            .checked_mul(m0 + 1)
+            .ok_or_else(|| corrupt("size overflow"))?;
+        let words_up = blocks
+            .checked_mul(m + 1)
+            .ok_or_else(|| corrupt("size overflow"))?;
+        let floats = n.checked_mul(dim).ok_or_else(|| corrupt("size overflow"))?;
+        let expect = [n, words0 * 4, words_up * 4, floats * 4]
+            .iter()
+            .try_fold(HEADER, |a, b| a.checked_add(*b))
+            .ok_or_else(|| corrupt("size overflow"))?;
+        if body.len() != expect {
+            return Err(corrupt("length does not match header"));
+        }
+        let mut o = HEADER;
+        let levels = body[o..o + n].to_vec();
+        o += n;
+        let graph = Graph::new(levels, m, m0);
+        if graph.upper.len() != words_up
+            || (n > 0 && graph.levels[entry] as usize != max_level)
+            || graph.levels.iter().any(|&l| l as usize > max_level)
+        {
+            return Err(corrupt("levels inconsistent with header"));
+        }
+        let read_words = |dst: &[AtomicU32], o: usize| {
+            for (i, w) in dst.iter().enumerate() {
+                w.store(u32_at(o + 4 * i), Relaxed);
+            }
+        };
+        read_words(&graph.links0, o);
+        o += words0 * 4;
+        read_words(&graph.upper, o);
+        o += words_up * 4;
+        let vectors: Vec<f32> = body[o..o + floats * 4]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        validate_links(&graph)?;
+        Ok(Hnsw {
+            core: Core {
+                dim,
+                metric,
+                vectors,
+                graph,
+                kt: kernel_table(),
+            },
+            entry: entry as u32,
+            max_level,
+            params: HnswParams {
+                m,
+                ef_construction: efc,
+            },
+            plan: FilterPlan::Auto,
+        })
+    }
+}
+
+fn validate_links(g: &Graph) -> Result<(), IndexError> {
+    let n = g.len() as u32;
+    for node in 0..n {
+        for level in 0..=g.levels[node as usize] as usize {
+            let slot = g.slot(node, level);
+            if slot[0].load(Relaxed) as usize > slot.len() - 1 {
+                return Err(IndexError::Corrupt(format!("node {node}: too many links")));
+            }
+            if g.neighbors(node, level).any(|id| id >= n) {
+                return Err(IndexError::Corrupt(format!(
+                    "node {node}: link out of range"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

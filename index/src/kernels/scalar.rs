@@ -1,0 +1,42 @@
+//! Portable scalar reference kernels: the ground truth every SIMD path is tested against,
+//! and the fallback on CPUs without a supported SIMD extension.
+
+use super::KernelTable;
+
+/// The scalar kernel table.
+pub const TABLE: KernelTable = KernelTable {
+    name: "scalar",
+    dot,
+    l2_sq,
+};
+
+/// Dot product over `min(a.len(), b.len())` components.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Squared euclidean distance over `min(a.len(), b.len())` components.
+pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let d = x - y;
+            d * d
+        })
+        .sum()
+}
+
+/// Euclidean norm.
+pub fn norm(a: &[f32]) -> f32 {
+    dot(a, a).sqrt()
+}
+
+/// Cosine distance `1 - cos(a, b)`; `1.0` when either vector is zero.
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
+    super::cosine_from(dot(a, b), dot(a, a), dot(b, b))
+}
+
+/// Scales `a` to unit length; zero vectors are left unchanged.
+pub fn normalize(a: &mut [f32]) {
+    super::normalize_with(a, norm(a));
+}

@@ -1,0 +1,101 @@
+//! Server configuration: a TOML file, overridden by command-line flags.
+//!
+//! Every flag of `quiver serve` has a key here, so a deployment can keep all of
+//! it in one file and a laptop user can pass nothing at all.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `quiver serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// gRPC port (Milvus's default is 19530).
+    pub port: u16,
+    /// Where the WAL, metadata and (by default) segment files live.
+    pub data_dir: PathBuf,
+    pub storage: StorageConfig,
+    pub limits: Limits,
+}
+
+/// Object storage for sealed segments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// "" (local files under the data dir), `file:///path`, `memory://` or `s3://bucket/prefix`.
+    pub uri: String,
+}
+
+/// Size limits and durability knobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest gRPC message accepted or sent.
+    pub max_message_bytes: usize,
+    /// A growing segment is sealed once it holds this many bytes.
+    pub segment_max_bytes: usize,
+    /// fsync the WAL before acknowledging writes.
+    pub sync_wal: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 256 << 20,
+            segment_max_bytes: 1 << 30,
+            sync_wal: true,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 19530,
+            data_dir: PathBuf::from("./quiver-data"),
+            storage: StorageConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_key() {
+        let c: Config = toml::from_str(
+            r#"
+            host = "0.0.0.0"
+            port = 1234
+            data_dir = "/tmp/q"
+            [storage]
+            uri = "s3://b/p"
+            [limits]
+            max_message_bytes = 10
+            segment_max_bytes = 20
+            sync_wal = false
+            "#,
+        )
+        .expect("parse");
+        assert_eq!(c.port, 1234);
+        assert_eq!(c.storage.uri, "s3://b/p");
+        assert!(!c.limits.sync_wal);
+        assert!(toml::from_str::<Config>("bogus = 1").is_err());
+        assert_eq!(Config::default().port, 19530);
+    }
+}

@@ -1,0 +1,233 @@
+//! ARRAY fields: `array_data` (one `ScalarField` per row) ↔ Arrow `List<elem>`.
+//!
+//! Kept apart from the flat scalar types because every row is itself a typed column:
+//! each row's oneof must match the schema's element type, its length must respect
+//! `max_capacity`, and VarChar / float elements get the same checks as plain columns.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array,
+    Int64Array, Int8Array, ListArray, StringArray,
+};
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::DataType as ArrowType;
+use quiver_storage::{DataType, FieldSchema};
+
+use super::layout::{check_finite, check_varchar, scalar_kind, type_name, Layout};
+use super::scalar::{check_range, nulls};
+use crate::error::{invalid, QuiverError, Result};
+use crate::proto::schema::{
+    scalar_field::Data as D, ArrayArray, BoolArray, DoubleArray, FloatArray, IntArray, LongArray,
+    ScalarField, StringArray as PbStrings,
+};
+
+/// The element type of an ARRAY field (Int64 when the schema leaves it unset, as
+/// `FieldSchema::arrow_type` does).
+pub(super) fn element_type(field: &FieldSchema) -> DataType {
+    field.element_type.unwrap_or(DataType::Int64)
+}
+
+/// `array_data` column → `List<elem>` array.
+pub(super) fn list(
+    field: &FieldSchema,
+    a: ArrayArray,
+    valid: Vec<bool>,
+    num_rows: usize,
+) -> Result<ArrayRef> {
+    let elem = element_type(field);
+    let name = field.name.as_str();
+    if a.element_type != 0 && DataType::from_milvus_code(a.element_type) != Some(elem) {
+        return Err(invalid(format!(
+            "type mismatch for field {name}: expected array elements of type {}, got element type {}",
+            type_name(elem),
+            a.element_type
+        )));
+    }
+    let ArrowType::List(child) = field.arrow_type() else {
+        return Err(QuiverError::Internal(format!("field {name} has no list layout")));
+    };
+    let layout = Layout::resolve(field, valid, a.data.len(), num_rows)?;
+    let rows = layout.expand(a.data);
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows.len() + 1);
+    offsets.push(0);
+    let mut validity = Vec::with_capacity(rows.len());
+    let mut ctx = Rows { field, elem, offsets: &mut offsets, validity: &mut validity };
+    let values: ArrayRef = match elem {
+        DataType::Bool => Arc::new(BooleanArray::from(ctx.collect(rows, |d| match d {
+            D::BoolData(x) => Ok(x.data),
+            other => Err(other),
+        }, |_| Ok(()))?)),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => {
+            let (ty, min, max) = match elem {
+                DataType::Int8 => ("Int8", i8::MIN as i32, i8::MAX as i32),
+                DataType::Int16 => ("Int16", i16::MIN as i32, i16::MAX as i32),
+                _ => ("Int32", i32::MIN, i32::MAX),
+            };
+            let v = ctx.collect(rows, |d| match d {
+                D::IntData(x) => Ok(x.data),
+                other => Err(other),
+            }, |v| check_range(name, ty, v, min, max))?;
+            match elem {
+                DataType::Int8 => Arc::new(v.iter().map(|&x| x as i8).collect::<Int8Array>()),
+                DataType::Int16 => Arc::new(v.iter().map(|&x| x as i16).collect::<Int16Array>()),
+                _ => Arc::new(Int32Array::new(ScalarBuffer::from(v), None)),
+            }
+        }
+        DataType::Int64 => Arc::new(Int64Array::new(
+            ScalarBuffer::from(ctx.collect(rows, |d| match d {
+                D::LongData(x) => Ok(x.data),
+                other => Err(other),
+            }, |_| Ok(()))?),
+            None,
+        )),
+        DataType::Float => Arc::new(Float32Array::new(
+            ScalarBuffer::from(ctx.collect(rows, |d| match d {
+                D::FloatData(x) => Ok(x.data),
+                other => Err(other),
+            }, |v| check_finite(name, v))?),
+            None,
+        )),
+        DataType::Double => Arc::new(Float64Array::new(
+            ScalarBuffer::from(ctx.collect(rows, |d| match d {
+                D::DoubleData(x) => Ok(x.data),
+                other => Err(other),
+            }, |v| check_finite(name, v))?),
+            None,
+        )),
+        DataType::VarChar => Arc::new(StringArray::from(ctx.collect(rows, |d| match d {
+            D::StringData(x) => Ok(x.data),
+            other => Err(other),
+        }, |v| check_varchar(name, field.max_length, v))?)),
+        other => {
+            return Err(invalid(format!(
+                "field {name}: arrays of {} are not supported",
+                type_name(other)
+            )))
+        }
+    };
+    let array = ListArray::try_new(
+        child,
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        values,
+        nulls(validity),
+    )?;
+    Ok(Arc::new(array))
+}
+
+/// Accumulates offsets and validity while flattening the rows of one array column.
+struct Rows<'a> {
+    field: &'a FieldSchema,
+    elem: DataType,
+    offsets: &'a mut Vec<i32>,
+    validity: &'a mut Vec<bool>,
+}
+
+impl Rows<'_> {
+    /// Flattens `rows`, taking each row's elements with `extract` (which hands back the
+    /// data it does not accept) and checking them with `check`.
+    fn collect<T>(
+        &mut self,
+        rows: Vec<Option<ScalarField>>,
+        extract: impl Fn(D) -> std::result::Result<Vec<T>, D>,
+        check: impl Fn(&[T]) -> Result<()>,
+    ) -> Result<Vec<T>> {
+        let name = &self.field.name;
+        let mut out: Vec<T> = Vec::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            let Some(row) = row else {
+                self.validity.push(false);
+                self.offsets.push(out.len() as i32);
+                continue;
+            };
+            let vals = match row.data {
+                None => Vec::new(),
+                Some(d) => extract(d).map_err(|d| {
+                    invalid(format!(
+                        "type mismatch for field {name}: expected array elements of type {}, got {} in row {i}",
+                        type_name(self.elem),
+                        scalar_kind(&Some(d))
+                    ))
+                })?,
+            };
+            if let Some(cap) = self.field.max_capacity {
+                if vals.len() > cap {
+                    return Err(invalid(format!(
+                        "the length ({}) of the array in row {i} of field ({name}) exceeds max capacity ({cap})",
+                        vals.len()
+                    )));
+                }
+            }
+            check(&vals)?;
+            out.extend(vals);
+            let end = i32::try_from(out.len())
+                .map_err(|_| invalid(format!("array field ({name}) holds too many elements")))?;
+            self.offsets.push(end);
+            self.validity.push(true);
+        }
+        Ok(out)
+    }
+}
+
+/// One list row → the typed `ScalarField` a result carries for it.
+pub(super) fn row_to_scalar(elem: DataType, values: &dyn Array) -> ScalarField {
+    fn prim<T: arrow::datatypes::ArrowPrimitiveType>(
+        v: &dyn Array,
+    ) -> Option<&arrow::array::PrimitiveArray<T>> {
+        v.as_any().downcast_ref()
+    }
+    let data = match elem {
+        DataType::Bool => D::BoolData(BoolArray {
+            data: values
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .map(|a| a.iter().map(|x| x.unwrap_or(false)).collect())
+                .unwrap_or_default(),
+        }),
+        DataType::Int8 => D::IntData(IntArray {
+            data: prim::<arrow::datatypes::Int8Type>(values)
+                .map(|a| a.values().iter().map(|&x| x as i32).collect())
+                .unwrap_or_default(),
+        }),
+        DataType::Int16 => D::IntData(IntArray {
+            data: prim::<arrow::datatypes::Int16Type>(values)
+                .map(|a| a.values().iter().map(|&x| x as i32).collect())
+                .unwrap_or_default(),
+        }),
+        DataType::Int32 => D::IntData(IntArray {
+            data: prim::<arrow::datatypes::Int32Type>(values)
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default(),
+        }),
+        DataType::Int64 => D::LongData(LongArray {
+            data: prim::<arrow::datatypes::Int64Type>(values)
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default(),
+        }),
+        DataType::Float => D::FloatData(FloatArray {
+            data: prim::<arrow::datatypes::Float32Type>(values)
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default(),
+        }),
+        DataType::Double => D::DoubleData(DoubleArray {
+            data: prim::<arrow::datatypes::Float64Type>(values)
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default(),
+        }),
+        DataType::VarChar => D::StringData(PbStrings {
+            data: values
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map(|a| a.iter().map(|s| s.unwrap_or("").to_string()).collect())
+                .unwrap_or_default(),
+        }),
+        // Not valid element types; schemas never hold them.
+        DataType::Array | DataType::Json | DataType::FloatVector => D::LongData(LongArray::default()),
+    };
+    ScalarField { data: Some(data) }
+}
+
+/// An empty row of the element type (placeholder for null rows, and empty columns).
+pub(super) fn empty_row(elem: DataType) -> ScalarField {
+    row_to_scalar(elem, &Int64Array::from(Vec::<i64>::new()))
+}

@@ -1,0 +1,197 @@
+//! Row layout of one incoming column: which rows are null and how the data is packed.
+//!
+//! pymilvus sends nullable columns *compacted* (data holds only the non-null values,
+//! `valid_data` one flag per row), other clients may send them dense. This module decides
+//! which of the two a column uses, checks row counts, and expands either form into one
+//! `Option<T>` per row. It also holds the small naming helpers used in error messages.
+
+use quiver_storage::{DataType, FieldSchema};
+
+use crate::error::{invalid, Result};
+use crate::proto::schema::{field_data, scalar_field, vector_field, FieldData, ScalarField};
+
+/// How a column's data lines up with its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Layout {
+    /// No nulls: one datum per row.
+    AllValid,
+    /// One datum per row; rows whose flag is false hold a placeholder.
+    Dense(Vec<bool>),
+    /// Data only for the rows whose flag is true.
+    Compact(Vec<bool>),
+}
+
+impl Layout {
+    /// Works out the layout from `valid_data` and the number of data items (in rows).
+    pub(super) fn resolve(
+        field: &FieldSchema,
+        valid: Vec<bool>,
+        n_data: usize,
+        num_rows: usize,
+    ) -> Result<Layout> {
+        if valid.is_empty() {
+            check_rows(&field.name, n_data, num_rows)?;
+            return Ok(Layout::AllValid);
+        }
+        check_rows(&field.name, valid.len(), num_rows)?;
+        let n_valid = valid.iter().filter(|&&v| v).count();
+        let layout = if n_valid == num_rows {
+            check_rows(&field.name, n_data, num_rows)?;
+            return Ok(Layout::AllValid);
+        } else if n_data == num_rows {
+            Layout::Dense(valid)
+        } else if n_data == n_valid {
+            Layout::Compact(valid)
+        } else {
+            return Err(invalid(format!(
+                "the num_rows ({n_data}) of field ({}) is not equal to the number of valid rows ({n_valid}) in valid_data",
+                field.name
+            )));
+        };
+        if !field.nullable && field.default_value.is_none() {
+            return Err(invalid(format!(
+                "the field ({}) is not nullable and has no default value, but null values were passed",
+                field.name
+            )));
+        }
+        Ok(layout)
+    }
+
+    /// Layout of a column the request left out: every row null.
+    pub(super) fn all_null(num_rows: usize) -> Layout {
+        Layout::Compact(vec![false; num_rows])
+    }
+
+    /// Expands `data` into one entry per row.
+    pub(super) fn expand<T>(self, data: Vec<T>) -> Vec<Option<T>> {
+        match self {
+            Layout::AllValid => data.into_iter().map(Some).collect(),
+            Layout::Dense(valid) => data
+                .into_iter()
+                .zip(valid)
+                .map(|(d, v)| v.then_some(d))
+                .collect(),
+            Layout::Compact(valid) => {
+                let mut it = data.into_iter();
+                valid
+                    .into_iter()
+                    .map(|v| if v { it.next() } else { None })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// `the num_rows (x) of field (f) is not equal to passed num_rows (n)` unless equal.
+pub(super) fn check_rows(name: &str, got: usize, num_rows: usize) -> Result<()> {
+    if got != num_rows {
+        return Err(invalid(format!(
+            "the num_rows ({got}) of field ({name}) is not equal to passed num_rows ({num_rows})"
+        )));
+    }
+    Ok(())
+}
+
+/// Milvus's spelling of a data type, for messages.
+pub(super) fn type_name(t: DataType) -> &'static str {
+    match t {
+        DataType::Bool => "Bool",
+        DataType::Int8 => "Int8",
+        DataType::Int16 => "Int16",
+        DataType::Int32 => "Int32",
+        DataType::Int64 => "Int64",
+        DataType::Float => "Float",
+        DataType::Double => "Double",
+        DataType::VarChar => "VarChar",
+        DataType::Array => "Array",
+        DataType::Json => "JSON",
+        DataType::FloatVector => "FloatVector",
+    }
+}
+
+/// The proto name of the oneof member a scalar column carries.
+pub(super) fn scalar_kind(d: &Option<scalar_field::Data>) -> &'static str {
+    use scalar_field::Data as D;
+    match d {
+        None => "no data",
+        Some(D::BoolData(_)) => "bool_data",
+        Some(D::IntData(_)) => "int_data",
+        Some(D::LongData(_)) => "long_data",
+        Some(D::FloatData(_)) => "float_data",
+        Some(D::DoubleData(_)) => "double_data",
+        Some(D::StringData(_)) => "string_data",
+        Some(D::BytesData(_)) => "bytes_data",
+        Some(D::ArrayData(_)) => "array_data",
+        Some(D::JsonData(_)) => "json_data",
+        Some(D::GeometryData(_)) => "geometry_data",
+        Some(D::TimestamptzData(_)) => "timestamptz_data",
+        Some(D::GeometryWktData(_)) => "geometry_wkt_data",
+        Some(D::MolData(_)) => "mol_data",
+        Some(D::MolSmilesData(_)) => "mol_smiles_data",
+        Some(D::DateData(_)) => "date_data",
+        Some(D::TimeData(_)) => "time_data",
+    }
+}
+
+/// The proto name of whatever a `FieldData` column carries.
+pub(super) fn column_kind(fd: &FieldData) -> &'static str {
+    use vector_field::Data as V;
+    match &fd.field {
+        None => "no data",
+        Some(field_data::Field::Scalars(s)) => scalar_kind(&s.data),
+        Some(field_data::Field::StructArrays(_)) => "struct_arrays",
+        Some(field_data::Field::Vectors(v)) => match &v.data {
+            None => "no vector data",
+            Some(V::FloatVector(_)) => "float_vector",
+            Some(V::BinaryVector(_)) => "binary_vector",
+            Some(V::Float16Vector(_)) => "float16_vector",
+            Some(V::Bfloat16Vector(_)) => "bfloat16_vector",
+            Some(V::SparseFloatVector(_)) => "sparse_float_vector",
+            Some(V::Int8Vector(_)) => "int8_vector",
+            Some(V::VectorArray(_)) => "vector_array",
+        },
+    }
+}
+
+/// `type mismatch for field x: expected Int64, got float_data`.
+pub(super) fn mismatch(name: &str, expected: DataType, got: &str) -> crate::error::QuiverError {
+    invalid(format!(
+        "type mismatch for field {name}: expected {}, got {got}",
+        type_name(expected)
+    ))
+}
+
+/// Takes the scalar oneof out of a column (None when the column carries none).
+pub(super) fn take_scalars(fd: &mut FieldData) -> Option<Option<scalar_field::Data>> {
+    match fd.field.take() {
+        Some(field_data::Field::Scalars(ScalarField { data })) => Some(data),
+        other => {
+            fd.field = other;
+            None
+        }
+    }
+}
+
+/// Rejects NaN and infinities (`what` names the column in the message).
+pub(super) fn check_finite<T: Copy + Into<f64>>(name: &str, values: &[T]) -> Result<()> {
+    if let Some(pos) = values.iter().position(|&v| !v.into().is_finite()) {
+        let v: f64 = values[pos].into();
+        return Err(invalid(format!(
+            "the value ({v}) at position {pos} of field ({name}) is not a finite number (NaN and infinity are not allowed)"
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects strings longer than `max_length` bytes.
+pub(super) fn check_varchar(name: &str, max_length: Option<usize>, values: &[String]) -> Result<()> {
+    if let Some(max) = max_length {
+        if let Some(s) = values.iter().find(|s| s.len() > max) {
+            return Err(invalid(format!(
+                "the length ({}) of varchar field ({name}) exceeds max length ({max})",
+                s.len()
+            )));
+        }
+    }
+    Ok(())
+}

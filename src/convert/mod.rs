@@ -1,0 +1,42 @@
+//! Conversion between Milvus wire columns (`schema.FieldData`) and Quiver's Arrow columns.
+//!
+//! The gRPC edge is the only place that knows the protocol's column format, so every
+//! request/response column passes through here exactly once:
+//! * [`insert_batch`]: Insert/Upsert columns → one validated `RecordBatch` in
+//!   `CollectionSchema::arrow_schema()` order (compacted nullable columns expanded, defaults
+//!   filled, auto_id keys generated, dynamic `$meta` checked).
+//! * [`column_to_field_data`], [`meta_to_field_data`], [`empty_field_data`]: Arrow result
+//!   columns → the *dense* `FieldData` pymilvus expects (placeholders under `valid_data`).
+//! * [`pks_to_ids`], [`ids_to_pks`]: primary keys ↔ `schema.IDs`.
+//! * [`decode_placeholder_group`]: search vectors out of `common.PlaceholderGroup` bytes.
+//!
+//! See `shared/docs/milvus-protocol.md` §4.5, §7.1, §8.4 and §8.5.
+
+mod array;
+mod insert;
+mod layout;
+mod output;
+mod placeholder;
+mod scalar;
+
+#[cfg(test)]
+mod tests_insert;
+#[cfg(test)]
+mod tests_output;
+
+pub use insert::insert_batch;
+pub use output::{column_to_field_data, empty_field_data, meta_to_field_data, pks_to_ids};
+pub use placeholder::decode_placeholder_group;
+
+use quiver_filter::PkValue;
+
+use crate::proto::schema::{i_ds::IdField, IDs};
+
+/// IDs (from `SearchRequest.ids`, `MutationResult`, ...) → primary-key values, in order.
+pub fn ids_to_pks(ids: &IDs) -> Vec<PkValue> {
+    match &ids.id_field {
+        Some(IdField::IntId(a)) => a.data.iter().map(|&v| PkValue::Int(v)).collect(),
+        Some(IdField::StrId(a)) => a.data.iter().map(|s| PkValue::Str(s.clone())).collect(),
+        None => Vec::new(),
+    }
+}

@@ -1,0 +1,419 @@
+//! The data role: ingest through the write-ahead log into growing segments,
+//! seal them into Parquet segments on object storage, keep the manifests, and
+//! recover all of it at start-up.
+//!
+//! Write path: validate (proxy) → WAL submit + apply to memory under the
+//! collection's write-order lock → await the group-commit fsync → acknowledge.
+//! Rows are visible to searches as soon as they are applied, and durable before
+//! the client hears back.
+
+mod collection;
+pub mod manifest;
+mod record;
+mod seal;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use parking_lot::{Mutex, RwLock};
+use quiver_filter::PkValue;
+use quiver_storage::{MetaStore, ObjectStorage, Wal, WalOptions};
+
+pub use collection::{pk_values, CollectionData, DataState, RowLoc};
+pub use record::WalRecord;
+
+use crate::catalog::{Catalog, CollectionMeta};
+use crate::error::{QuiverError, Result};
+use crate::indexnode::IndexNode;
+use crate::segment::{PartitionId, SegmentId};
+
+/// Data-role settings.
+#[derive(Debug, Clone)]
+pub struct DataNodeConfig {
+    /// Directory of the write-ahead log.
+    pub wal_dir: PathBuf,
+    /// A growing segment is sealed once it holds this many bytes of row data.
+    pub segment_max_bytes: usize,
+    /// fsync before acknowledging writes.
+    pub sync_wal: bool,
+}
+
+/// A build in flight: (collection, segment, field) → progress and cancel flag.
+type Builds = HashMap<(i64, SegmentId, i64), (Arc<AtomicUsize>, Arc<AtomicBool>)>;
+
+/// The data role.
+pub struct DataNode {
+    cfg: DataNodeConfig,
+    catalog: Arc<Catalog>,
+    meta: Arc<dyn MetaStore>,
+    store: ObjectStorage,
+    wal: Wal,
+    index_node: Arc<IndexNode>,
+    collections: RwLock<HashMap<i64, Arc<CollectionData>>>,
+    builds: Mutex<Builds>,
+}
+
+impl DataNode {
+    /// Opens the data role: loads every collection's sealed segments, then
+    /// replays the WAL past each collection's checkpoint.
+    pub async fn open(
+        cfg: DataNodeConfig,
+        catalog: Arc<Catalog>,
+        meta: Arc<dyn MetaStore>,
+        store: ObjectStorage,
+        index_node: Arc<IndexNode>,
+    ) -> Result<Arc<DataNode>> {
+        let mut collections = HashMap::new();
+        for c in catalog.all_collections() {
+            let data = seal::recover_collection(&c, meta.as_ref(), &store).await?;
+            collections.insert(c.id, Arc::new(data));
+        }
+        let after = collections
+            .values()
+            .map(|d| d.state.read().checkpoint_lsn)
+            .min()
+            .unwrap_or(0);
+        let wal_dir = cfg.wal_dir.clone();
+        let sync = cfg.sync_wal;
+        let (wal, records) = tokio::task::spawn_blocking(move || {
+            Wal::open(
+                &wal_dir,
+                WalOptions {
+                    sync,
+                    ..WalOptions::default()
+                },
+                after,
+            )
+        })
+        .await
+        .map_err(|e| QuiverError::Internal(e.to_string()))??;
+        let replayed = records.len();
+        for (lsn, bytes) in records {
+            let rec = WalRecord::decode(&bytes)?;
+            let Some(data) = collections.get(&rec.collection()) else {
+                continue;
+            };
+            let mut st = data.state.write();
+            if lsn <= st.checkpoint_lsn {
+                continue;
+            }
+            match rec {
+                WalRecord::Insert {
+                    partition, batch, ..
+                } => {
+                    let exists = catalog
+                        .collection_by_id(data.id)
+                        .is_some_and(|m| m.partitions.iter().any(|p| p.id == partition));
+                    if exists {
+                        data.apply_insert(&mut st, lsn, partition, batch, || catalog.next_id())?;
+                    }
+                }
+                WalRecord::Delete { pks, .. } => {
+                    data.apply_delete(&mut st, lsn, &pks);
+                }
+            }
+        }
+        if replayed > 0 {
+            tracing::info!(records = replayed, "replayed write-ahead log");
+        }
+        let node = Arc::new(DataNode {
+            cfg,
+            catalog,
+            meta,
+            store,
+            wal,
+            index_node,
+            collections: RwLock::new(collections),
+            builds: Mutex::new(HashMap::new()),
+        });
+        for c in node.catalog.all_collections() {
+            node.ensure_indexes(&c);
+        }
+        Ok(node)
+    }
+
+    /// The data of a collection.
+    pub fn collection(&self, id: i64) -> Result<Arc<CollectionData>> {
+        self.collections
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| QuiverError::Internal(format!("no data for collection {id}")))
+    }
+
+    /// Registers a new, empty collection.
+    pub fn create_collection(&self, meta: &CollectionMeta) -> Result<()> {
+        let data = CollectionData::new(meta.id, Arc::new(meta.schema.clone()))?;
+        self.collections.write().insert(meta.id, Arc::new(data));
+        Ok(())
+    }
+
+    /// Forgets a collection and removes its files.
+    pub async fn drop_collection(&self, id: i64) -> Result<()> {
+        self.cancel_builds(|c, _, _| c == id);
+        let removed = self.collections.write().remove(&id);
+        if removed.is_some() {
+            self.meta.delete(&manifest::manifest_key(id))?;
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Ok(keys) = store.list(&manifest::collection_prefix(id)).await {
+                    for k in keys {
+                        let _ = store.delete(&k).await;
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes a partition's rows and persists the new manifest.
+    pub async fn drop_partition(self: &Arc<Self>, coll: i64, partition: PartitionId) -> Result<()> {
+        let data = self.collection(coll)?;
+        let _seal = data.seal_lock.lock().await;
+        data.drop_partition(partition);
+        self.write_manifest(&data).await
+    }
+
+    /// Logs and applies inserts (one record per partition). Returns once durable.
+    pub async fn insert(
+        self: &Arc<Self>,
+        coll: &CollectionMeta,
+        parts: Vec<(PartitionId, RecordBatch)>,
+    ) -> Result<()> {
+        let data = self.collection(coll.id)?;
+        let mut acks = Vec::with_capacity(parts.len());
+        let mut seal_needed = false;
+        {
+            let _order = data.write_order.lock();
+            for (partition, batch) in parts {
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let row_bytes = batch.get_array_memory_size() / batch.num_rows().max(1);
+                let rec = WalRecord::Insert {
+                    collection: coll.id,
+                    partition,
+                    batch,
+                };
+                let payload = rec.encode()?;
+                let (lsn, ack) = self.wal.submit(payload)?;
+                let WalRecord::Insert { batch, .. } = rec else {
+                    unreachable!("constructed above")
+                };
+                let mut st = data.state.write();
+                let rows =
+                    data.apply_insert(&mut st, lsn, partition, batch, || self.catalog.next_id())?;
+                seal_needed |= rows.saturating_mul(row_bytes.max(1)) >= self.cfg.segment_max_bytes;
+                acks.push(ack);
+            }
+        }
+        for ack in acks {
+            ack.await?;
+        }
+        if seal_needed {
+            let this = self.clone();
+            let id = coll.id;
+            tokio::spawn(async move {
+                if let Err(e) = this.flush(id).await {
+                    tracing::warn!(collection = id, error = %e, "automatic seal failed");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Logs and applies a delete of these primary keys; returns rows deleted.
+    pub async fn delete(&self, coll: i64, pks: Vec<PkValue>) -> Result<usize> {
+        let data = self.collection(coll)?;
+        if pks.is_empty() {
+            return Ok(0);
+        }
+        let (n, ack) = {
+            let _order = data.write_order.lock();
+            let rec = WalRecord::Delete {
+                collection: coll,
+                pks,
+            };
+            let (lsn, ack) = self.wal.submit(rec.encode()?)?;
+            let WalRecord::Delete { pks, .. } = rec else {
+                unreachable!("constructed above")
+            };
+            let mut st = data.state.write();
+            (data.apply_delete(&mut st, lsn, &pks), ack)
+        };
+        ack.await?;
+        Ok(n)
+    }
+
+    /// Seals every growing segment of a collection and persists it; then
+    /// schedules index builds for the new segments.
+    pub async fn flush(self: &Arc<Self>, coll: i64) -> Result<()> {
+        let data = self.collection(coll)?;
+        seal::seal_collection(self, &data).await?;
+        self.truncate_wal()?;
+        if let Some(meta) = self.catalog.collection_by_id(coll) {
+            self.ensure_indexes(&meta);
+        }
+        Ok(())
+    }
+
+    /// Removes WAL files no collection needs any more.
+    fn truncate_wal(&self) -> Result<()> {
+        let needed = self
+            .collections
+            .read()
+            .values()
+            .filter_map(|d| {
+                let st = d.state.read();
+                match (st.first_unsealed_lsn, st.sealing_from) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
+            .unwrap_or(self.wal.last_lsn() + 1);
+        self.wal.truncate_before(needed)?;
+        Ok(())
+    }
+
+    /// Writes the collection's manifest from its current state.
+    async fn write_manifest(&self, data: &CollectionData) -> Result<()> {
+        seal::write_manifest(self.meta.as_ref(), data)
+    }
+
+    // ------------------------------------------------------------------ indexes
+
+    /// Starts builds for sealed segments that lack an HNSW graph the catalog asks for.
+    pub fn ensure_indexes(self: &Arc<Self>, coll: &CollectionMeta) {
+        let Ok(data) = self.collection(coll.id) else {
+            return;
+        };
+        for idx in coll
+            .indexes
+            .iter()
+            .filter(|i| i.kind == crate::catalog::IndexKind::Hnsw)
+        {
+            let Some(field) = coll.schema.fields.iter().find(|f| f.id == idx.field_id) else {
+                continue;
+            };
+            let Some(col) = coll.schema.column_index(&field.name) else {
+                continue;
+            };
+            let metric = idx.metric.unwrap_or(quiver_index::Metric::L2);
+            for seg in data.snapshot() {
+                if !seg.sealed || seg.index_for(idx.field_id).is_some() || seg.rows == 0 {
+                    continue;
+                }
+                let key = (coll.id, seg.id, idx.field_id);
+                let progress = Arc::new(AtomicUsize::new(0));
+                let cancel = Arc::new(AtomicBool::new(false));
+                {
+                    let mut b = self.builds.lock();
+                    if b.contains_key(&key) {
+                        continue;
+                    }
+                    b.insert(key, (progress.clone(), cancel.clone()));
+                }
+                let task = crate::indexnode::BuildTask {
+                    vectors: seg.chunks[0].column(col).clone(),
+                    dim: field.dim.unwrap_or(0),
+                    metric,
+                    params: quiver_index::HnswParams {
+                        m: idx.m,
+                        ef_construction: idx.ef_construction,
+                    },
+                    progress,
+                    cancel,
+                };
+                let this = self.clone();
+                let data = data.clone();
+                let index_id = idx.id;
+                tokio::spawn(async move {
+                    let result = this.index_node.build(task).await;
+                    let outcome = match result {
+                        Ok(graph) => {
+                            seal::attach_index(&this, &data, key.1, key.2, index_id, graph).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    this.builds.lock().remove(&key);
+                    if let Err(e) = outcome {
+                        tracing::warn!(collection = key.0, segment = key.1, error = %e, "index build ended");
+                    }
+                });
+            }
+        }
+    }
+
+    /// (indexed_rows, total_rows, pending_rows) of the index on `field_id`.
+    pub fn index_progress(&self, coll: i64, field_id: i64) -> (usize, usize, usize) {
+        let Ok(data) = self.collection(coll) else {
+            return (0, 0, 0);
+        };
+        let builds = self.builds.lock();
+        let (mut indexed, mut total, mut pending) = (0, 0, 0);
+        for seg in data.snapshot() {
+            total += seg.rows;
+            if !seg.sealed {
+                continue;
+            }
+            if seg.index_for(field_id).is_some() {
+                indexed += seg.rows;
+            } else {
+                let done = builds
+                    .get(&(coll, seg.id, field_id))
+                    .map(|(p, _)| p.load(Ordering::Relaxed).min(seg.rows))
+                    .unwrap_or(0);
+                indexed += done;
+                pending += seg.rows - done;
+            }
+        }
+        (indexed, total, pending)
+    }
+
+    /// Cancels builds and removes graphs of the index on `field_id`.
+    pub async fn drop_index(&self, coll: i64, field_id: i64) -> Result<()> {
+        self.cancel_builds(|c, _, f| c == coll && f == field_id);
+        let data = self.collection(coll)?;
+        let _seal = data.seal_lock.lock().await;
+        let keys = {
+            let mut st = data.state.write();
+            let mut keys = Vec::new();
+            for seg in st.segments.iter_mut() {
+                if seg.index_for(field_id).is_some() {
+                    Arc::make_mut(seg).indexes.retain(|(f, _)| *f != field_id);
+                }
+            }
+            for entry in st.files.values_mut() {
+                entry.indexes.retain(|(f, k)| {
+                    if *f == field_id {
+                        keys.push(k.clone());
+                    }
+                    *f != field_id
+                });
+            }
+            keys
+        };
+        self.write_manifest(&data).await?;
+        for k in keys {
+            let _ = self.store.delete(&k).await;
+        }
+        Ok(())
+    }
+
+    fn cancel_builds(&self, pred: impl Fn(i64, SegmentId, i64) -> bool) {
+        for ((c, s, f), (_, cancel)) in self.builds.lock().iter() {
+            if pred(*c, *s, *f) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The object store, for the seal module.
+    fn store(&self) -> &ObjectStorage {
+        &self.store
+    }
+}

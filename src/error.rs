@@ -1,0 +1,131 @@
+//! The server's error type and its one mapping to Milvus status codes.
+//!
+//! pymilvus retries gRPC-level failures for minutes, so every application error
+//! travels inside the response's `common.Status`. Each variant knows its new-style
+//! `code` (Milvus `merr`) and the legacy `error_code` pymilvus still branches on;
+//! [`QuiverError::status_parts`] is the only place that pairing is written.
+
+use quiver_filter::FilterError;
+use quiver_index::IndexError;
+use quiver_storage::StorageError;
+
+/// Everything a request can fail with.
+#[derive(thiserror::Error, Debug)]
+pub enum QuiverError {
+    #[error("can't find collection[database={db}][collection={name}]")]
+    CollectionNotFound { db: String, name: String },
+    #[error("collection not loaded[collection={0}]")]
+    CollectionNotLoaded(String),
+    #[error("collection already exists with a different schema or parameters[collection={0}]")]
+    CollectionExists(String),
+    #[error("partition not found[partition={0}]")]
+    PartitionNotFound(String),
+    #[error("partition not loaded[partition={0}]")]
+    PartitionNotLoaded(String),
+    #[error("index not found[collection={0}]")]
+    IndexNotFound(String),
+    #[error("at most one distinct index is allowed per field: {0}")]
+    IndexDuplicate(String),
+    #[error("database not found[database={0}]")]
+    DatabaseNotFound(String),
+    #[error("invalid database: {0}")]
+    DatabaseInvalid(String),
+    #[error("invalid parameter[{0}]")]
+    InvalidParameter(String),
+    #[error("parameter too large[{0}]")]
+    ParameterTooLarge(String),
+    #[error("field not found[field={0}]")]
+    FieldNotFound(String),
+    #[error("alias not found[database={db}][alias={alias}]")]
+    AliasNotFound { db: String, alias: String },
+    #[error("alias and collection name conflict[alias={0}]")]
+    AliasNameConflict(String),
+    #[error("alias already exists[alias={0}]")]
+    AliasExists(String),
+    #[error("{0} is not supported by Quiver")]
+    Unsupported(String),
+    #[error("server is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Legacy `common.ErrorCode` values pymilvus branches on.
+pub mod legacy {
+    pub const UNEXPECTED: i32 = 1;
+    pub const COLLECTION_NOT_EXISTS: i32 = 4;
+    pub const ILLEGAL_ARGUMENT: i32 = 5;
+    pub const META_FAILED: i32 = 15;
+    pub const INDEX_NOT_EXIST: i32 = 25;
+    pub const NOT_READY: i32 = 56;
+}
+
+impl QuiverError {
+    /// `(code, legacy error_code, reason)` for the response status.
+    pub fn status_parts(&self) -> (i32, i32, String) {
+        use QuiverError::*;
+        let (code, legacy) = match self {
+            CollectionNotFound { .. } => (100, legacy::COLLECTION_NOT_EXISTS),
+            CollectionNotLoaded(_) => (101, legacy::UNEXPECTED),
+            CollectionExists(_) => (1, legacy::UNEXPECTED),
+            PartitionNotFound(_) => (200, legacy::META_FAILED),
+            PartitionNotLoaded(_) => (201, legacy::UNEXPECTED),
+            IndexNotFound(_) => (700, legacy::INDEX_NOT_EXIST),
+            IndexDuplicate(_) => (702, legacy::UNEXPECTED),
+            DatabaseNotFound(_) => (800, legacy::UNEXPECTED),
+            DatabaseInvalid(_) => (802, legacy::UNEXPECTED),
+            InvalidParameter(_) => (1100, legacy::ILLEGAL_ARGUMENT),
+            ParameterTooLarge(_) => (1102, legacy::UNEXPECTED),
+            FieldNotFound(_) => (1700, legacy::UNEXPECTED),
+            AliasNotFound { .. } => (1600, legacy::UNEXPECTED),
+            AliasNameConflict(_) => (1601, legacy::UNEXPECTED),
+            AliasExists(_) => (1602, legacy::UNEXPECTED),
+            Unsupported(_) => (1, legacy::UNEXPECTED),
+            ShuttingDown => (1, legacy::NOT_READY),
+            Internal(_) => (65535, legacy::UNEXPECTED),
+        };
+        (code, legacy, self.to_string())
+    }
+
+    /// Whether the caller, rather than the server, is at fault.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, QuiverError::Internal(_) | QuiverError::ShuttingDown)
+    }
+}
+
+/// Shorthand for an invalid-parameter error.
+pub fn invalid(msg: impl Into<String>) -> QuiverError {
+    QuiverError::InvalidParameter(msg.into())
+}
+
+impl From<FilterError> for QuiverError {
+    fn from(e: FilterError) -> Self {
+        QuiverError::InvalidParameter(format!("failed to create query plan: {e}"))
+    }
+}
+
+impl From<IndexError> for QuiverError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::DimensionMismatch { .. } | IndexError::InvalidParam(_) => {
+                QuiverError::InvalidParameter(e.to_string())
+            }
+            other => QuiverError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for QuiverError {
+    fn from(e: StorageError) -> Self {
+        QuiverError::Internal(format!("storage: {e}"))
+    }
+}
+
+impl From<arrow::error::ArrowError> for QuiverError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        QuiverError::Internal(format!("arrow: {e}"))
+    }
+}
+
+/// Result alias used across the server.
+pub type Result<T> = std::result::Result<T, QuiverError>;

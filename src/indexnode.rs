@@ -1,0 +1,75 @@
+//! The index role: builds HNSW graphs for sealed segments.
+//!
+//! Builds are CPU-bound and long (minutes for 100k × 1536), so they run on the
+//! rayon pool, never on the tokio runtime that serves requests. One build runs
+//! at a time and uses every core; the rest queue. Each build reports progress
+//! (DescribeIndex's `indexed_rows`) and can be cancelled (DropIndex, drops).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::Float32Type;
+use quiver_index::{Hnsw, HnswParams, Metric};
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::error::{QuiverError, Result};
+
+/// What to build.
+pub struct BuildTask {
+    /// The segment's vector column (FixedSizeList<Float32>).
+    pub vectors: ArrayRef,
+    pub dim: usize,
+    pub metric: Metric,
+    pub params: HnswParams,
+    pub progress: Arc<AtomicUsize>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// The index role.
+pub struct IndexNode {
+    permits: Semaphore,
+}
+
+impl Default for IndexNode {
+    fn default() -> Self {
+        IndexNode {
+            permits: Semaphore::new(1),
+        }
+    }
+}
+
+impl IndexNode {
+    /// Builds the graph for one segment, waiting for earlier builds to finish.
+    pub async fn build(&self, task: BuildTask) -> Result<Hnsw> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| QuiverError::ShuttingDown)?;
+        let (tx, rx) = oneshot::channel();
+        rayon::spawn(move || {
+            let _ = tx.send(build_now(&task));
+        });
+        rx.await.map_err(|_| QuiverError::Internal("index build aborted".into()))?
+    }
+}
+
+/// Builds on the current thread's rayon pool.
+fn build_now(task: &BuildTask) -> Result<Hnsw> {
+    let list = task
+        .vectors
+        .as_fixed_size_list_opt()
+        .ok_or_else(|| QuiverError::Internal("vector column is not a fixed-size list".into()))?;
+    let values = list.values().as_primitive::<Float32Type>().values();
+    let start = list.offset() * task.dim;
+    let flat = &values[start..start + list.len() * task.dim];
+    Ok(Hnsw::build(
+        flat,
+        task.dim,
+        task.metric,
+        &task.params,
+        &task.progress,
+        &task.cancel,
+    )?)
+}

@@ -1,0 +1,92 @@
+//! `quiver`: a Milvus-compatible vector database in one binary.
+//!
+//! `quiver serve` runs every role (proxy, query, data, index) in one process
+//! with local storage; see ARCHITECTURE.md for how the pieces fit.
+
+mod catalog;
+mod config;
+mod convert;
+mod datanode;
+mod error;
+mod indexnode;
+mod proto;
+mod proxy;
+mod querynode;
+mod segment;
+mod server;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "quiver", version, about = "A Milvus-compatible vector database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the standalone server (all roles in one process).
+    Serve {
+        /// TOML config file; flags given here override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long)]
+        host: Option<String>,
+        /// gRPC port.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Data directory (WAL, metadata, local segment files).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Object storage for segments: s3://bucket/prefix, file:///path or memory://.
+        #[arg(long)]
+        storage: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("QUIVER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve {
+            config,
+            host,
+            port,
+            data_dir,
+            storage,
+        } => {
+            let mut cfg = match config {
+                Some(path) => Config::from_file(&path)?,
+                None => Config::default(),
+            };
+            if let Some(h) = host {
+                cfg.host = h;
+            }
+            if let Some(p) = port {
+                cfg.port = p;
+            }
+            if let Some(d) = data_dir {
+                cfg.data_dir = d;
+            }
+            if let Some(s) = storage {
+                cfg.storage.uri = s;
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(server::serve(cfg))
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Collection DDL: create, describe, list, statistics, alter, rename, drop.
+
+use std::sync::Arc;
+
+use prost::Message;
+
+use super::schema::parse_schema;
+use super::{kv_pairs, ok_status, to_kv, Ctx, Proxy};
+use crate::catalog::{
+    merge_properties, tso::physical_ms, validate_name, CollectionMeta, PartitionMeta,
+    DEFAULT_PARTITION,
+};
+use crate::error::{invalid, QuiverError, Result};
+use crate::proto::common::{KeyValuePair, Status};
+use crate::proto::milvus as m;
+use crate::proto::schema as s;
+
+/// Default `num_partitions` of a partition-key collection (as in Milvus).
+const DEFAULT_KEY_PARTITIONS: i64 = 16;
+/// Most physical partitions a partition-key collection may ask for.
+const MAX_KEY_PARTITIONS: i64 = 4096;
+
+pub async fn create_collection(p: Arc<Proxy>, ctx: Ctx, r: m::CreateCollectionRequest) -> Result<Status> {
+    validate_name(&r.collection_name, "collection")?;
+    let db = ctx.db(&r.db_name).to_string();
+    p.catalog.database(&db)?;
+    let (schema, schema_proto) = parse_schema(&r.collection_name, &r.schema)?;
+    let now = p.catalog.tso();
+    let has_key = schema.partition_key().is_some();
+    let num_partitions = match (has_key, r.num_partitions) {
+        (false, 0) => 0,
+        (false, _) => {
+            return Err(invalid(
+                "num_partitions should only be specified with partition key field enabled",
+            ))
+        }
+        (true, 0) => DEFAULT_KEY_PARTITIONS,
+        (true, n) if (1..=MAX_KEY_PARTITIONS).contains(&n) => n,
+        (true, n) => {
+            return Err(invalid(format!(
+                "num_partitions {n} should be in [1, {MAX_KEY_PARTITIONS}]"
+            )))
+        }
+    };
+    let partition_names: Vec<String> = if has_key {
+        (0..num_partitions).map(|i| format!("{DEFAULT_PARTITION}_{i}")).collect()
+    } else {
+        vec![DEFAULT_PARTITION.to_string()]
+    };
+    let partitions = partition_names
+        .into_iter()
+        .map(|name| PartitionMeta {
+            id: p.catalog.next_id(),
+            name,
+            created_ts: now,
+        })
+        .collect();
+    let meta = CollectionMeta {
+        id: p.catalog.next_id(),
+        db,
+        name: r.collection_name.clone(),
+        schema,
+        schema_proto,
+        shards_num: r.shards_num.max(1),
+        consistency_level: r.consistency_level,
+        properties: kv_pairs(&r.properties),
+        created_ts: now,
+        updated_ts: now,
+        partitions,
+        num_partitions,
+        indexes: Vec::new(),
+        loaded: false,
+        loaded_partitions: Vec::new(),
+    };
+    let created = p.catalog.create_collection(meta.clone(), |old| {
+        old.schema == meta.schema && old.num_partitions == meta.num_partitions
+    })?;
+    if created {
+        p.data.create_collection(&meta)?;
+        tracing::info!(collection = %meta.name, db = %meta.db, "created collection");
+    }
+    Ok(Status::default())
+}
+
+pub async fn drop_collection(p: Arc<Proxy>, ctx: Ctx, r: m::DropCollectionRequest) -> Result<Status> {
+    let db = ctx.db(&r.db_name).to_string();
+    p.catalog.database(&db)?;
+    if let Some(id) = p.catalog.drop_collection(&db, &r.collection_name)? {
+        p.data.drop_collection(id).await?;
+    }
+    Ok(Status::default())
+}
+
+pub async fn has_collection(p: Arc<Proxy>, ctx: Ctx, r: m::HasCollectionRequest) -> Result<m::BoolResponse> {
+    let value = match p.collection(&ctx, &r.db_name, &r.collection_name) {
+        Ok(_) => true,
+        Err(QuiverError::CollectionNotFound { .. }) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(m::BoolResponse {
+        status: ok_status(),
+        value,
+    })
+}
+
+/// The schema exactly as the client created it (field ids filled in).
+fn echo_schema(c: &CollectionMeta) -> Result<s::CollectionSchema> {
+    s::CollectionSchema::decode(c.schema_proto.as_slice())
+        .map_err(|e| QuiverError::Internal(format!("stored schema of {} is corrupt: {e}", c.name)))
+}
+
+pub async fn describe_collection(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeCollectionRequest) -> Result<m::DescribeCollectionResponse> {
+    let c = if r.collection_name.is_empty() && r.collection_id != 0 {
+        p.catalog
+            .collection_by_id(r.collection_id)
+            .ok_or_else(|| QuiverError::CollectionNotFound {
+                db: ctx.db(&r.db_name).to_string(),
+                name: r.collection_id.to_string(),
+            })?
+    } else {
+        p.collection(&ctx, &r.db_name, &r.collection_name)?
+    };
+    let db = p.catalog.database(&c.db)?;
+    Ok(m::DescribeCollectionResponse {
+        status: ok_status(),
+        schema: Some(echo_schema(&c)?),
+        collection_id: c.id,
+        virtual_channel_names: vec![format!("quiver-dml_{}v0", c.id)],
+        physical_channel_names: vec!["quiver-dml_0".to_string()],
+        created_timestamp: c.created_ts,
+        created_utc_timestamp: physical_ms(c.created_ts),
+        shards_num: c.shards_num,
+        aliases: p.catalog.aliases(&c.db, Some(c.id)),
+        consistency_level: c.consistency_level,
+        collection_name: c.name.clone(),
+        properties: to_kv(&c.properties),
+        db_name: c.db.clone(),
+        num_partitions: c.partitions.len() as i64,
+        db_id: db.id,
+        update_timestamp: c.updated_ts,
+        update_timestamp_str: c.updated_ts.to_string(),
+        ..Default::default()
+    })
+}
+
+pub async fn show_collections(p: Arc<Proxy>, ctx: Ctx, r: m::ShowCollectionsRequest) -> Result<m::ShowCollectionsResponse> {
+    let mut out = m::ShowCollectionsResponse {
+        status: ok_status(),
+        ..Default::default()
+    };
+    let only_loaded = r.r#type == 1;
+    for c in p.catalog.list_collections(ctx.db(&r.db_name))? {
+        if only_loaded && !c.any_loaded() {
+            continue;
+        }
+        if !r.collection_names.is_empty() && !r.collection_names.contains(&c.name) {
+            continue;
+        }
+        out.collection_names.push(c.name.clone());
+        out.collection_ids.push(c.id);
+        out.created_timestamps.push(c.created_ts);
+        out.created_utc_timestamps.push(physical_ms(c.created_ts));
+        out.in_memory_percentages
+            .push(if c.loaded { 100 } else { 0 });
+        out.query_service_available.push(c.loaded);
+        out.shards_num.push(c.shards_num);
+    }
+    Ok(out)
+}
+
+pub async fn get_collection_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetCollectionStatisticsRequest) -> Result<m::GetCollectionStatisticsResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let rows = p.data.collection(c.id)?.live_rows();
+    Ok(m::GetCollectionStatisticsResponse {
+        status: ok_status(),
+        stats: vec![KeyValuePair {
+            key: "row_count".into(),
+            value: rows.to_string(),
+        }],
+    })
+}
+
+pub async fn alter_collection(p: Arc<Proxy>, ctx: Ctx, r: m::AlterCollectionRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let set = kv_pairs(&r.properties);
+    p.catalog.update_collection(c.id, |m| {
+        merge_properties(&mut m.properties, set, &r.delete_keys);
+        Ok(())
+    })?;
+    Ok(Status::default())
+}
+
+pub async fn alter_collection_field(p: Arc<Proxy>, ctx: Ctx, r: m::AlterCollectionFieldRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    if c.schema.field(&r.field_name).is_none() {
+        return Err(QuiverError::FieldNotFound(r.field_name));
+    }
+    Err(QuiverError::Unsupported("altering field properties".into()))
+}
+
+pub async fn rename_collection(p: Arc<Proxy>, ctx: Ctx, r: m::RenameCollectionRequest) -> Result<Status> {
+    validate_name(&r.new_name, "collection")?;
+    let c = p.collection(&ctx, &r.db_name, &r.old_name)?;
+    if c.name != r.old_name {
+        return Err(invalid(format!("{} is an alias, not a collection", r.old_name)));
+    }
+    let new_db = if r.new_db_name.is_empty() {
+        c.db.clone()
+    } else {
+        r.new_db_name.clone()
+    };
+    p.catalog.update_collection(c.id, |m| {
+        m.name = r.new_name.clone();
+        m.db = new_db;
+        m.schema.name = r.new_name.clone();
+        let mut proto = s::CollectionSchema::decode(m.schema_proto.as_slice())
+            .map_err(|e| QuiverError::Internal(e.to_string()))?;
+        proto.name = r.new_name.clone();
+        m.schema_proto = proto.encode_to_vec();
+        Ok(())
+    })?;
+    Ok(Status::default())
+}
+
+pub async fn truncate_collection(p: Arc<Proxy>, ctx: Ctx, r: m::TruncateCollectionRequest) -> Result<m::TruncateCollectionResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let data = p.data.collection(c.id)?;
+    let pks: Vec<_> = data.state.read().pk_index.keys().cloned().collect();
+    p.data.delete(c.id, pks).await?;
+    Ok(m::TruncateCollectionResponse { status: ok_status() })
+}

@@ -1,0 +1,366 @@
+//! Index DDL (create, describe, drop) and load state (load, release, progress).
+
+use std::sync::Arc;
+
+use quiver_index::Metric;
+
+use super::{ok_status, to_kv, Ctx, Proxy};
+use crate::catalog::{metric_name, CollectionMeta, IndexKind, IndexMeta};
+use crate::error::{invalid, QuiverError, Result};
+use crate::proto::common::{KeyValuePair, Status};
+use crate::proto::milvus as m;
+
+const INDEX_STATE_IN_PROGRESS: i32 = 2;
+const INDEX_STATE_FINISHED: i32 = 3;
+const LOAD_STATE_NOT_LOAD: i32 = 1;
+const LOAD_STATE_LOADED: i32 = 3;
+
+/// Vector index types Milvus users name, and what Quiver serves them with.
+fn vector_kind(index_type: &str) -> Option<IndexKind> {
+    match index_type.to_ascii_uppercase().as_str() {
+        "FLAT" | "BIN_FLAT" | "GPU_BRUTE_FORCE" => Some(IndexKind::Flat),
+        "HNSW" | "AUTOINDEX" | "IVF_FLAT" | "IVF_SQ8" | "IVF_PQ" | "IVF_RABITQ" | "SCANN"
+        | "DISKANN" | "HNSW_SQ" | "HNSW_PQ" | "HNSW_PRQ" | "GPU_IVF_FLAT" | "GPU_IVF_PQ"
+        | "GPU_CAGRA" => Some(IndexKind::Hnsw),
+        _ => None,
+    }
+}
+
+fn scalar_type_ok(index_type: &str) -> bool {
+    matches!(
+        index_type.to_ascii_uppercase().as_str(),
+        "" | "AUTOINDEX" | "INVERTED" | "STL_SORT" | "TRIE" | "MARISA-TRIE" | "BITMAP"
+    )
+}
+
+/// The flat parameter map: every extra_param, with a nested `params` JSON merged in.
+fn flat_params(extra: &[KeyValuePair]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for kv in extra {
+        if kv.key == "params" {
+            let v: serde_json::Value = serde_json::from_str(&kv.value)
+                .map_err(|e| invalid(format!("index params is not valid JSON: {e}")))?;
+            if let serde_json::Value::Object(map) = v {
+                for (k, v) in map {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    out.push((k, v));
+                }
+            }
+        } else {
+            out.push((kv.key.clone(), kv.value.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn param<'a>(flat: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    flat.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn int_param(flat: &[(String, String)], key: &str, default: usize, range: (usize, usize)) -> Result<usize> {
+    let Some(v) = param(flat, key) else {
+        return Ok(default);
+    };
+    let n: usize = v
+        .trim()
+        .parse()
+        .map_err(|_| invalid(format!("{key} must be an integer, got [{v}]")))?;
+    if n < range.0 || n > range.1 {
+        return Err(invalid(format!(
+            "param '{key}' ({n}) should be in range [{}, {}]",
+            range.0, range.1
+        )));
+    }
+    Ok(n)
+}
+
+pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let field = c.schema.field(&r.field_name).ok_or_else(|| {
+        invalid(format!(
+            "cannot create index on non-exist field: {}",
+            r.field_name
+        ))
+    })?;
+    let flat = flat_params(&r.extra_params)?;
+    let index_type = param(&flat, "index_type").unwrap_or("AUTOINDEX").to_string();
+    let index_name = if r.index_name.is_empty() {
+        field.name.clone()
+    } else {
+        r.index_name.clone()
+    };
+    let (kind, metric, mm, efc) = if field.is_vector() {
+        let kind = vector_kind(&index_type).ok_or_else(|| {
+            invalid(format!("invalid index type: {index_type}"))
+        })?;
+        let metric_s = param(&flat, "metric_type").unwrap_or("COSINE");
+        let metric = Metric::parse(metric_s).ok_or_else(|| {
+            invalid(format!(
+                "metric type {metric_s} not found or not supported, supported: [L2 IP COSINE]"
+            ))
+        })?;
+        let mm = int_param(&flat, "M", 16, (2, 2048))?;
+        let efc = int_param(&flat, "efConstruction", 200, (1, 2_147_483_647))?;
+        (kind, Some(metric), mm, efc.max(mm))
+    } else {
+        if !scalar_type_ok(&index_type) {
+            return Err(invalid(format!(
+                "index type {index_type} is not supported on scalar field {}",
+                field.name
+            )));
+        }
+        if field.data_type == quiver_storage::DataType::Json && param(&flat, "json_path").is_none() && index_type.eq_ignore_ascii_case("INVERTED") {
+            return Err(invalid("json index requires json_path"));
+        }
+        (IndexKind::Scalar, None, 0, 0)
+    };
+    let params = r
+        .extra_params
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect::<Vec<_>>();
+    let field_id = field.id;
+    let field_name = field.name.clone();
+    let meta = IndexMeta {
+        id: p.catalog.next_id(),
+        name: index_name.clone(),
+        field_id,
+        field_name: field_name.clone(),
+        params,
+        kind,
+        index_type,
+        metric,
+        m: mm,
+        ef_construction: efc,
+        created_ts: p.catalog.tso(),
+    };
+    let (updated, _) = p.catalog.update_collection(c.id, |m| {
+        if let Some(existing) = m.indexes.iter().find(|i| i.field_id == field_id) {
+            let same = existing.kind == meta.kind
+                && existing.metric == meta.metric
+                && existing.m == meta.m
+                && existing.ef_construction == meta.ef_construction
+                && existing.name == meta.name;
+            return if same {
+                Ok(())
+            } else {
+                Err(QuiverError::IndexDuplicate(format!(
+                    "field {field_name} already has index {}",
+                    existing.name
+                )))
+            };
+        }
+        if m.indexes.iter().any(|i| i.name == meta.name) {
+            return Err(QuiverError::IndexDuplicate(format!(
+                "index name {} is used by another field",
+                meta.name
+            )));
+        }
+        m.indexes.push(meta);
+        Ok(())
+    })?;
+    p.data.ensure_indexes(&updated);
+    Ok(Status::default())
+}
+
+/// The indexes a request names (by index name, else field name; empty = all).
+fn select_indexes<'a>(c: &'a CollectionMeta, index_name: &str, field_name: &str) -> Result<Vec<&'a IndexMeta>> {
+    let v: Vec<&IndexMeta> = c
+        .indexes
+        .iter()
+        .filter(|i| index_name.is_empty() || i.name == index_name)
+        .filter(|i| field_name.is_empty() || i.field_name == field_name)
+        .collect();
+    if v.is_empty() {
+        return Err(QuiverError::IndexNotFound(c.name.clone()));
+    }
+    Ok(v)
+}
+
+fn describe_one(p: &Proxy, c: &CollectionMeta, i: &IndexMeta) -> m::IndexDescription {
+    let (indexed, total, pending) = match i.kind {
+        IndexKind::Hnsw => p.data.index_progress(c.id, i.field_id),
+        _ => {
+            let rows = p.data.collection(c.id).map(|d| d.live_rows()).unwrap_or(0);
+            (rows, rows, 0)
+        }
+    };
+    m::IndexDescription {
+        index_name: i.name.clone(),
+        index_id: i.id,
+        params: to_kv(&i.params),
+        field_name: i.field_name.clone(),
+        indexed_rows: indexed as i64,
+        total_rows: total as i64,
+        state: if pending == 0 {
+            INDEX_STATE_FINISHED
+        } else {
+            INDEX_STATE_IN_PROGRESS
+        },
+        pending_index_rows: pending as i64,
+        ..Default::default()
+    }
+}
+
+pub async fn describe_index(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeIndexRequest) -> Result<m::DescribeIndexResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let descs = select_indexes(&c, &r.index_name, &r.field_name)?
+        .into_iter()
+        .map(|i| describe_one(&p, &c, i))
+        .collect();
+    Ok(m::DescribeIndexResponse {
+        status: ok_status(),
+        index_descriptions: descs,
+    })
+}
+
+pub async fn get_index_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexStatisticsRequest) -> Result<m::GetIndexStatisticsResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let descs = select_indexes(&c, &r.index_name, "")?
+        .into_iter()
+        .map(|i| describe_one(&p, &c, i))
+        .collect();
+    Ok(m::GetIndexStatisticsResponse {
+        status: ok_status(),
+        index_descriptions: descs,
+    })
+}
+
+pub async fn get_index_state(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexStateRequest) -> Result<m::GetIndexStateResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
+    Ok(m::GetIndexStateResponse {
+        status: ok_status(),
+        state: describe_one(&p, &c, i).state,
+        fail_reason: String::new(),
+    })
+}
+
+pub async fn get_index_build_progress(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexBuildProgressRequest) -> Result<m::GetIndexBuildProgressResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
+    let d = describe_one(&p, &c, i);
+    Ok(m::GetIndexBuildProgressResponse {
+        status: ok_status(),
+        indexed_rows: d.indexed_rows,
+        total_rows: d.total_rows,
+    })
+}
+
+pub async fn drop_index(p: Arc<Proxy>, ctx: Ctx, r: m::DropIndexRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let doomed: Vec<IndexMeta> = match select_indexes(&c, &r.index_name, &r.field_name) {
+        Ok(v) => v.into_iter().cloned().collect(),
+        Err(_) => return Ok(Status::default()),
+    };
+    if c.any_loaded() && doomed.iter().any(|i| i.kind != IndexKind::Scalar) {
+        return Err(invalid(
+            "index cannot be dropped, collection is loaded, please release it first",
+        ));
+    }
+    let ids: Vec<i64> = doomed.iter().map(|i| i.id).collect();
+    p.catalog.update_collection(c.id, |m| {
+        m.indexes.retain(|i| !ids.contains(&i.id));
+        Ok(())
+    })?;
+    for i in doomed.iter().filter(|i| i.kind == IndexKind::Hnsw) {
+        p.data.drop_index(c.id, i.field_id).await?;
+    }
+    Ok(Status::default())
+}
+
+pub async fn alter_index(p: Arc<Proxy>, ctx: Ctx, r: m::AlterIndexRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    select_indexes(&c, &r.index_name, "")?;
+    for kv in &r.extra_params {
+        if matches!(kv.key.as_str(), "index_type" | "metric_type" | "M" | "efConstruction" | "params") {
+            return Err(invalid(format!("{} cannot be altered on an existing index", kv.key)));
+        }
+    }
+    p.catalog.update_collection(c.id, |m| {
+        if let Some(i) = m.indexes.iter_mut().find(|i| i.name == r.index_name) {
+            crate::catalog::merge_properties(&mut i.params, super::kv_pairs(&r.extra_params), &r.delete_keys);
+        }
+        Ok(())
+    })?;
+    Ok(Status::default())
+}
+
+/// Milvus refuses to load a collection whose vector fields lack an index.
+pub fn require_vector_indexes(c: &CollectionMeta) -> Result<()> {
+    for f in c.schema.vector_fields() {
+        if c.index_on(&f.name).is_none() {
+            return Err(QuiverError::IndexNotFound(format!(
+                "{}; there is no vector index on field: [{}], please create index firstly",
+                c.name, f.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub async fn load_collection(p: Arc<Proxy>, ctx: Ctx, r: m::LoadCollectionRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    require_vector_indexes(&c)?;
+    if !c.loaded {
+        p.catalog.update_collection(c.id, |m| {
+            m.loaded = true;
+            m.loaded_partitions.clear();
+            Ok(())
+        })?;
+    }
+    Ok(Status::default())
+}
+
+pub async fn release_collection(p: Arc<Proxy>, ctx: Ctx, r: m::ReleaseCollectionRequest) -> Result<Status> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    if c.any_loaded() {
+        p.catalog.update_collection(c.id, |m| {
+            m.loaded = false;
+            m.loaded_partitions.clear();
+            Ok(())
+        })?;
+    }
+    Ok(Status::default())
+}
+
+fn loaded(p: &Proxy, c: &CollectionMeta, partitions: &[String]) -> Result<bool> {
+    Ok(match p.partition_ids(c, partitions)? {
+        None => c.loaded,
+        Some(ids) => ids.iter().all(|id| c.partition_loaded(*id)),
+    })
+}
+
+pub async fn get_load_state(p: Arc<Proxy>, ctx: Ctx, r: m::GetLoadStateRequest) -> Result<m::GetLoadStateResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let state = if loaded(&p, &c, &r.partition_names)? || (r.partition_names.is_empty() && c.any_loaded()) {
+        LOAD_STATE_LOADED
+    } else {
+        LOAD_STATE_NOT_LOAD
+    };
+    Ok(m::GetLoadStateResponse {
+        status: ok_status(),
+        state,
+    })
+}
+
+pub async fn get_loading_progress(p: Arc<Proxy>, ctx: Ctx, r: m::GetLoadingProgressRequest) -> Result<m::GetLoadingProgressResponse> {
+    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let done = loaded(&p, &c, &r.partition_names)? || (r.partition_names.is_empty() && c.any_loaded());
+    if !done {
+        return Err(QuiverError::CollectionNotLoaded(c.name.clone()));
+    }
+    Ok(m::GetLoadingProgressResponse {
+        status: ok_status(),
+        progress: 100,
+        refresh_progress: 100,
+    })
+}
+
+/// The metric name of an index, for error messages.
+pub fn index_metric_name(i: &IndexMeta) -> &'static str {
+    i.metric.map(metric_name).unwrap_or("")
+}

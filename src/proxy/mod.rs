@@ -1,0 +1,130 @@
+//! The proxy role: the Milvus gRPC front door.
+//!
+//! Each RPC is a plain async function `(proxy, ctx, request) -> Result<response>`
+//! in the module for its group (collections, partitions, writes, indexes and
+//! loading, search, query, aliases and databases). They validate, plan, hand the
+//! work to the data/query/index roles and shape the answer. [`service`] wires
+//! them into tonic and turns every error into an in-band Milvus status.
+
+mod alias_db;
+mod collection;
+mod index;
+mod misc;
+mod output;
+mod partition;
+mod query;
+mod schema;
+mod search;
+pub mod service;
+mod status;
+mod write;
+
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
+use crate::datanode::DataNode;
+use crate::error::{QuiverError, Result};
+use crate::indexnode::IndexNode;
+use crate::proto::common::KeyValuePair;
+use crate::querynode::QueryNode;
+use crate::segment::PartitionId;
+
+pub use status::{ok_status, status_of};
+
+/// Largest `topk + offset` accepted by Search and Query.
+pub const MAX_TOPK: usize = 16_384;
+
+/// Server identity shown by GetVersion and Connect.
+pub const VERSION: &str = concat!("v2.6.0-quiver-", env!("CARGO_PKG_VERSION"));
+
+/// The proxy and the roles it talks to.
+pub struct Proxy {
+    pub catalog: Arc<Catalog>,
+    pub data: Arc<DataNode>,
+    pub query: Arc<QueryNode>,
+    pub index: Arc<IndexNode>,
+}
+
+/// Per-request context taken from the gRPC metadata.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The database from the `dbname` header ("" → default).
+    pub header_db: String,
+}
+
+impl Ctx {
+    /// The database a request addresses: its own `db_name` field if set, then
+    /// the `dbname` header, then `default`.
+    pub fn db<'a>(&'a self, request_db: &'a str) -> &'a str {
+        if !request_db.is_empty() {
+            request_db
+        } else if !self.header_db.is_empty() {
+            &self.header_db
+        } else {
+            DEFAULT_DB
+        }
+    }
+}
+
+impl Proxy {
+    /// Resolves a collection (name or alias) in the request's database.
+    pub fn collection(&self, ctx: &Ctx, db: &str, name: &str) -> Result<Arc<CollectionMeta>> {
+        if name.is_empty() {
+            return Err(QuiverError::InvalidParameter(
+                "collection name should not be empty".into(),
+            ));
+        }
+        self.catalog.collection(ctx.db(db), name)
+    }
+
+    /// Partition ids for a list of names (empty list → None, meaning all).
+    pub fn partition_ids(
+        &self,
+        coll: &CollectionMeta,
+        names: &[String],
+    ) -> Result<Option<Vec<PartitionId>>> {
+        if names.is_empty() {
+            return Ok(None);
+        }
+        if coll.has_partition_key() {
+            return Err(QuiverError::InvalidParameter(
+                "not support manually specifying the partition names if partition key mode is used"
+                    .into(),
+            ));
+        }
+        names
+            .iter()
+            .map(|n| {
+                coll.partition(n)
+                    .map(|p| p.id)
+                    .ok_or_else(|| QuiverError::PartitionNotFound(n.clone()))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+}
+
+/// Key-value pairs as a lookup.
+pub fn kv_get<'a>(kvs: &'a [KeyValuePair], key: &str) -> Option<&'a str> {
+    kvs.iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.as_str())
+}
+
+/// Protobuf pairs → plain pairs.
+pub fn kv_pairs(kvs: &[KeyValuePair]) -> Vec<(String, String)> {
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect()
+}
+
+/// Plain pairs → protobuf pairs.
+pub fn to_kv(pairs: &[(String, String)]) -> Vec<KeyValuePair> {
+    pairs
+        .iter()
+        .map(|(k, v)| KeyValuePair {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,216 @@
+//! Turning the client's `schema.CollectionSchema` into Quiver's schema model,
+//! with Milvus's validation rules, and keeping the original for echoing back.
+
+use prost::Message;
+use quiver_storage::schema::MAX_DIM;
+use quiver_storage::{CollectionSchema, DataType, FieldSchema, ScalarValue};
+
+use crate::catalog::validate_name;
+use crate::error::{invalid, Result};
+use crate::proto::schema as s;
+use crate::proto::schema::value_field::Data as VData;
+
+/// Longest VARCHAR Milvus accepts.
+pub const MAX_VARCHAR: usize = 65_535;
+/// Largest ARRAY capacity Milvus accepts.
+pub const MAX_CAPACITY: usize = 4096;
+/// Most fields a collection may have.
+pub const MAX_FIELDS: usize = 64;
+
+fn type_param(f: &s::FieldSchema, key: &str) -> Option<String> {
+    f.type_params
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.clone())
+        .or_else(|| {
+            // pymilvus may also nest them in a JSON "params" entry.
+            let params = f.type_params.iter().find(|kv| kv.key == "params")?;
+            let v: serde_json::Value = serde_json::from_str(&params.value).ok()?;
+            v.get(key).map(|x| match x {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        })
+}
+
+fn int_param(f: &s::FieldSchema, key: &str) -> Result<Option<usize>> {
+    match type_param(f, key) {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
+            invalid(format!(
+                "invalid {key} [{v}] of field {}: must be a positive integer",
+                f.name
+            ))
+        }),
+    }
+}
+
+fn default_value(f: &s::FieldSchema) -> Option<ScalarValue> {
+    Some(match f.default_value.as_ref()?.data.as_ref()? {
+        VData::BoolData(b) => ScalarValue::Bool(*b),
+        VData::IntData(i) => ScalarValue::Int(*i as i64),
+        VData::LongData(i) => ScalarValue::Int(*i),
+        VData::FloatData(x) => ScalarValue::Float(*x as f64),
+        VData::DoubleData(x) => ScalarValue::Float(*x),
+        VData::StringData(x) => ScalarValue::String(x.clone()),
+        _ => return None,
+    })
+}
+
+/// Decodes and validates a CreateCollection schema. Returns the model and the
+/// protobuf bytes to echo (field ids filled in, name set to the collection's).
+pub fn parse_schema(name: &str, bytes: &[u8]) -> Result<(CollectionSchema, Vec<u8>)> {
+    let mut proto = s::CollectionSchema::decode(bytes)
+        .map_err(|e| invalid(format!("cannot decode collection schema: {e}")))?;
+    proto.name = name.to_string();
+    if !proto.functions.is_empty() {
+        return Err(invalid(
+            "schema functions (BM25, text embedding) are not supported by Quiver",
+        ));
+    }
+    if proto.fields.len() > MAX_FIELDS {
+        return Err(invalid(format!(
+            "maximum field's number should be limited to {MAX_FIELDS}"
+        )));
+    }
+    let mut fields = Vec::with_capacity(proto.fields.len());
+    for (i, pf) in proto.fields.iter_mut().enumerate() {
+        pf.field_id = 100 + i as i64;
+        fields.push(parse_field(pf)?);
+    }
+    let schema = CollectionSchema {
+        name: name.to_string(),
+        description: proto.description.clone(),
+        fields,
+        enable_dynamic_field: proto.enable_dynamic_field,
+    };
+    validate_schema(&schema)?;
+    Ok((schema, proto.encode_to_vec()))
+}
+
+fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
+    validate_name(&pf.name, "field")?;
+    if pf.is_dynamic {
+        return Err(invalid(format!(
+            "cannot explicitly set a field as a dynamic field: {}",
+            pf.name
+        )));
+    }
+    let data_type = DataType::from_milvus_code(pf.data_type).ok_or_else(|| {
+        invalid(format!(
+            "data type {} of field {} is not supported by Quiver (supported: BOOL, INT8/16/32/64, \
+             FLOAT, DOUBLE, VARCHAR, JSON, ARRAY, FLOAT_VECTOR)",
+            pf.data_type, pf.name
+        ))
+    })?;
+    let mut f = FieldSchema::new(pf.field_id, pf.name.clone(), data_type);
+    f.description = pf.description.clone();
+    f.is_primary = pf.is_primary_key;
+    f.auto_id = pf.auto_id;
+    f.nullable = pf.nullable;
+    f.is_partition_key = pf.is_partition_key;
+    f.default_value = default_value(pf);
+    match data_type {
+        DataType::FloatVector => {
+            let dim = int_param(pf, "dim")?
+                .ok_or_else(|| invalid(format!("dimension is not defined in field type params of {}", pf.name)))?;
+            if dim == 0 || dim > MAX_DIM {
+                return Err(invalid(format!(
+                    "invalid dimension: {dim} of field {}. should be in range 2 ~ {MAX_DIM}",
+                    pf.name
+                )));
+            }
+            f.dim = Some(dim);
+        }
+        DataType::VarChar => f.max_length = Some(varchar_len(pf)?),
+        DataType::Array => {
+            let elem = DataType::from_milvus_code(pf.element_type)
+                .filter(|t| t.is_array_element())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "element type {} of array field {} is not supported",
+                        pf.element_type, pf.name
+                    ))
+                })?;
+            f.element_type = Some(elem);
+            let cap = int_param(pf, "max_capacity")?.ok_or_else(|| {
+                invalid(format!("type param(max_capacity) should be specified for array field {}", pf.name))
+            })?;
+            if cap == 0 || cap > MAX_CAPACITY {
+                return Err(invalid(format!(
+                    "the maximum capacity specified for a Array should be in (0, {MAX_CAPACITY}]"
+                )));
+            }
+            f.max_capacity = Some(cap);
+            if elem == DataType::VarChar {
+                f.max_length = Some(varchar_len(pf)?);
+            }
+        }
+        _ => {}
+    }
+    Ok(f)
+}
+
+fn varchar_len(pf: &s::FieldSchema) -> Result<usize> {
+    let len = int_param(pf, "max_length")?.ok_or_else(|| {
+        invalid(format!(
+            "type param(max_length) should be specified for varChar field({})",
+            pf.name
+        ))
+    })?;
+    if len == 0 || len > MAX_VARCHAR {
+        return Err(invalid(format!(
+            "the maximum length specified for a VarChar field({}) should be in (0, {MAX_VARCHAR}]",
+            pf.name
+        )));
+    }
+    Ok(len)
+}
+
+fn validate_schema(schema: &CollectionSchema) -> Result<()> {
+    let mut names = std::collections::HashSet::new();
+    for f in &schema.fields {
+        if !names.insert(f.name.as_str()) {
+            return Err(invalid(format!("duplicated field name {}", f.name)));
+        }
+    }
+    let pks: Vec<&FieldSchema> = schema.fields.iter().filter(|f| f.is_primary).collect();
+    let pk = match pks.as_slice() {
+        [pk] => *pk,
+        [] => return Err(invalid("schema does not contain primary key, please specify the primary key")),
+        _ => return Err(invalid("there are more than one primary key")),
+    };
+    if !matches!(pk.data_type, DataType::Int64 | DataType::VarChar) {
+        return Err(invalid(format!(
+            "the data type of primary key should be Int64 or VarChar, got {:?}",
+            pk.data_type
+        )));
+    }
+    if pk.nullable {
+        return Err(invalid("primary key field should not be nullable"));
+    }
+    if let Some(f) = schema.fields.iter().find(|f| f.auto_id && !f.is_primary) {
+        return Err(invalid(format!("only primary field can specify AutoID: {}", f.name)));
+    }
+    if schema.vector_fields().next().is_none() {
+        return Err(invalid("schema does not contain vector field"));
+    }
+    if let Some(v) = schema.vector_fields().find(|f| f.nullable) {
+        return Err(invalid(format!("vector field {} cannot be nullable", v.name)));
+    }
+    let keys: Vec<&FieldSchema> = schema.fields.iter().filter(|f| f.is_partition_key).collect();
+    if keys.len() > 1 {
+        return Err(invalid("there are more than one partition key"));
+    }
+    if let Some(k) = keys.first() {
+        if k.is_primary || !matches!(k.data_type, DataType::Int64 | DataType::VarChar) {
+            return Err(invalid(
+                "the data type of partition key should be Int64 or VarChar and it cannot be the primary key",
+            ));
+        }
+        if k.nullable {
+            return Err(invalid("partition key field cannot be nullable"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Search: validate the request, plan it (field, metric, filter, partitions,
+//! range, grouping), run it on the query role, and shape `SearchResults`.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float32Type;
+use quiver_index::Metric;
+use quiver_storage::FieldSchema;
+
+use super::output::{build_columns, gather, resolve};
+use super::query::{parse_filter, plan_partitions, templates};
+use super::{kv_get, ok_status, Ctx, Proxy, MAX_TOPK};
+use crate::catalog::{metric_name, CollectionMeta, IndexKind};
+use crate::convert;
+use crate::error::{invalid, QuiverError, Result};
+use crate::proto::common::KeyValuePair;
+use crate::proto::milvus as m;
+use crate::proto::schema as s;
+use crate::querynode::{DistRange, GroupBy, QueryPlan, SearchOutput, SearchPlan};
+
+/// Default HNSW search list size when the request names none.
+const DEFAULT_EF: usize = 64;
+
+/// Internal distance of a Milvus score (inverse of `Metric::to_score`).
+fn score_to_dist(metric: Metric, score: f32) -> f32 {
+    match metric {
+        Metric::L2 => score,
+        Metric::Ip => -score,
+        Metric::Cosine => 1.0 - score,
+    }
+}
+
+/// Search parameters as pymilvus sends them: flat KVs plus a `params` JSON.
+struct Params {
+    topk: usize,
+    offset: usize,
+    round_decimal: i64,
+    metric: Option<String>,
+    anns_field: Option<String>,
+    ef: Option<usize>,
+    radius: Option<f32>,
+    range_filter: Option<f32>,
+    group_by: Option<String>,
+    group_size: usize,
+    strict_group: bool,
+    ignore_growing: bool,
+}
+
+fn json_num(v: &serde_json::Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+fn parse_params(kvs: &[KeyValuePair]) -> Result<Params> {
+    let num = |key: &str, default: i64| -> Result<i64> {
+        match kv_get(kvs, key) {
+            None | Some("") => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| invalid(format!("{key} [{v}] is invalid, should be an integer"))),
+        }
+    };
+    let topk = num("topk", -1)?;
+    if topk <= 0 {
+        return Err(invalid(format!("topk [{topk}] is invalid, should be in range [1, {MAX_TOPK}]")));
+    }
+    let offset = num("offset", 0)?;
+    if offset < 0 {
+        return Err(invalid(format!("offset [{offset}] is invalid, should be non-negative")));
+    }
+    let json: serde_json::Value = match kv_get(kvs, "params") {
+        None | Some("") => serde_json::Value::Null,
+        Some(v) => serde_json::from_str(v).map_err(|e| invalid(format!("search params is not valid JSON: {e}")))?,
+    };
+    let jget = |k: &str| json.get(k).and_then(json_num);
+    let metric = kv_get(kvs, "metric_type")
+        .map(str::to_string)
+        .or_else(|| json.get("metric_type").and_then(|v| v.as_str()).map(str::to_string))
+        .filter(|s| !s.is_empty());
+    let ef = match jget("ef").or_else(|| kv_get(kvs, "ef").and_then(|v| v.parse().ok())) {
+        Some(e) if e >= 1.0 => Some(e as usize),
+        Some(e) => return Err(invalid(format!("ef [{e}] is invalid, should be positive"))),
+        None => None,
+    };
+    let group_size = num("group_size", 1)?;
+    Ok(Params {
+        topk: topk as usize,
+        offset: offset as usize,
+        round_decimal: num("round_decimal", -1)?,
+        metric,
+        anns_field: kv_get(kvs, "anns_field").filter(|s| !s.is_empty()).map(str::to_string),
+        ef,
+        radius: jget("radius").map(|x| x as f32),
+        range_filter: jget("range_filter").map(|x| x as f32),
+        group_by: kv_get(kvs, "group_by_field").filter(|s| !s.is_empty()).map(str::to_string),
+        group_size: group_size.max(1) as usize,
+        strict_group: kv_get(kvs, "strict_group_size").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ignore_growing: kv_get(kvs, "ignore_growing").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    })
+}
+
+/// The vector field a search targets.
+fn anns_field<'a>(coll: &'a CollectionMeta, name: Option<&str>) -> Result<&'a FieldSchema> {
+    match name {
+        Some(n) => coll
+            .schema
+            .field(n)
+            .filter(|f| f.is_vector())
+            .ok_or_else(|| invalid(format!("failed to get field schema by name: fieldName({n}) not found or not a vector field"))),
+        None => {
+            let mut v = coll.schema.vector_fields();
+            match (v.next(), v.next()) {
+                (Some(f), None) => Ok(f),
+                _ => Err(invalid("multiple anns_fields exist, please specify a anns_field in search_params")),
+            }
+        }
+    }
+}
+
+fn round(x: f32, decimals: i64) -> f32 {
+    if decimals < 0 {
+        return x;
+    }
+    let p = 10f64.powi(decimals.min(12) as i32);
+    ((x as f64 * p).round() / p) as f32
+}
+
+/// Query vectors for a search by primary keys.
+async fn vectors_by_ids(p: &Proxy, coll: &CollectionMeta, field: &FieldSchema, ids: &s::IDs) -> Result<Vec<Vec<f32>>> {
+    let pks = convert::ids_to_pks(ids);
+    let out = p
+        .query
+        .query(QueryPlan {
+            collection_id: coll.id,
+            partitions: None,
+            filter: None,
+            limit: None,
+            offset: 0,
+            count_only: false,
+            pks: Some(pks.clone()),
+        })
+        .await?;
+    let col = coll
+        .schema
+        .column_index(&field.name)
+        .ok_or_else(|| QuiverError::Internal("vector column missing".into()))?;
+    let pk_col = coll
+        .schema
+        .primary()
+        .and_then(|f| coll.schema.column_index(&f.name))
+        .ok_or_else(|| QuiverError::Internal("pk column missing".into()))?;
+    let found_pks = crate::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?;
+    let vecs = gather(&out.segments, &out.rows, col)?;
+    let list = vecs
+        .as_fixed_size_list_opt()
+        .ok_or_else(|| QuiverError::Internal("vector column type".into()))?;
+    let dim = field.dim.unwrap_or(0);
+    let mut result = Vec::with_capacity(pks.len());
+    for pk in &pks {
+        let i = found_pks
+            .iter()
+            .position(|x| x == pk)
+            .ok_or_else(|| invalid(format!("primary key {pk:?} not found for search by ids")))?;
+        let v = list.value(i);
+        let f = v.as_primitive::<Float32Type>().values();
+        result.push(f[..dim.min(f.len())].to_vec());
+    }
+    Ok(result)
+}
+
+pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::SearchResults> {
+    let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    if !r.sub_reqs.is_empty() {
+        return Err(QuiverError::Unsupported("advanced search with sub-requests".into()));
+    }
+    let prm = parse_params(&r.search_params)?;
+    if prm.topk + prm.offset > MAX_TOPK {
+        return Err(invalid(format!(
+            "topk + offset should be in range [1, {MAX_TOPK}], but got {}",
+            prm.topk + prm.offset
+        )));
+    }
+    let field = anns_field(&coll, prm.anns_field.as_deref())?.clone();
+    let dim = field.dim.unwrap_or(0);
+    let index = coll
+        .index_on(&field.name)
+        .ok_or_else(|| QuiverError::IndexNotFound(coll.name.clone()))?;
+    let metric = match (&prm.metric, index.metric) {
+        (Some(m), Some(im)) => {
+            let req = Metric::parse(m).ok_or_else(|| invalid(format!("metric type {m} not supported")))?;
+            if req != im {
+                return Err(invalid(format!(
+                    "metric type not match: invalid parameter[expected={}][actual={}]",
+                    metric_name(im),
+                    m
+                )));
+            }
+            req
+        }
+        (_, Some(im)) => im,
+        (Some(m), None) => Metric::parse(m).ok_or_else(|| invalid(format!("metric type {m} not supported")))?,
+        (None, None) => Metric::L2,
+    };
+    let filter = parse_filter(&coll, &r.dsl, &templates(&r.expr_template_values))?;
+    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.as_ref())?;
+    let queries = match &r.search_input {
+        Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => convert::decode_placeholder_group(bytes, dim)?,
+        Some(m::search_request::SearchInput::Ids(ids)) => vectors_by_ids(&p, &coll, &field, ids).await?,
+        None => return Err(invalid("search data is empty")),
+    };
+    let output = resolve(&coll.schema, &r.output_fields, false)?;
+    let group_by = match &prm.group_by {
+        None => None,
+        Some(g) => {
+            let f = coll
+                .schema
+                .field(g)
+                .ok_or_else(|| QuiverError::FieldNotFound(g.clone()))?;
+            if f.is_vector() || matches!(f.data_type, quiver_storage::DataType::Json | quiver_storage::DataType::Array | quiver_storage::DataType::Float | quiver_storage::DataType::Double) {
+                return Err(invalid(format!("unsupported data type {:?} for group by operator", f.data_type)));
+            }
+            Some(GroupBy {
+                column: coll.schema.column_index(g).unwrap_or(0),
+                group_size: prm.group_size,
+                strict: prm.strict_group,
+            })
+        }
+    };
+    let range = match (prm.radius, prm.range_filter) {
+        (None, None) => None,
+        (radius, rf) => Some(match metric {
+            Metric::L2 => DistRange {
+                lo: rf.unwrap_or(f32::NEG_INFINITY),
+                hi: radius.unwrap_or(f32::INFINITY),
+            },
+            _ => DistRange {
+                lo: rf.map(|x| score_to_dist(metric, x)).unwrap_or(f32::NEG_INFINITY),
+                hi: radius.map(|x| score_to_dist(metric, x)).unwrap_or(f32::INFINITY),
+            },
+        }),
+    };
+    let limit = prm.topk + prm.offset;
+    let nq = queries.len();
+    let out = p
+        .query
+        .search(SearchPlan {
+            collection_id: coll.id,
+            partitions,
+            field_id: field.id,
+            vector_col: coll.schema.column_index(&field.name).unwrap_or(0),
+            dim,
+            metric,
+            use_index: index.kind == IndexKind::Hnsw,
+            queries,
+            limit: if group_by.is_some() { prm.topk } else { limit },
+            ef: prm.ef.unwrap_or(DEFAULT_EF).max(limit),
+            filter: filter.map(Arc::new),
+            range,
+            group_by,
+            ignore_growing: prm.ignore_growing,
+        })
+        .await?;
+    shape_results(&coll, &output, out, nq, &prm, metric, r.output_fields)
+}
+
+fn shape_results(
+    coll: &CollectionMeta,
+    output: &super::output::OutputPlan,
+    out: SearchOutput,
+    nq: usize,
+    prm: &Params,
+    metric: Metric,
+    requested: Vec<String>,
+) -> Result<m::SearchResults> {
+    let mut rows: Vec<(usize, usize)> = Vec::new();
+    let mut scores: Vec<f32> = Vec::new();
+    let mut topks: Vec<i64> = Vec::with_capacity(nq);
+    let skip = if prm.group_by.is_some() { 0 } else { prm.offset };
+    for hits in &out.hits {
+        let kept: Vec<_> = hits.iter().skip(skip).collect();
+        topks.push(kept.len() as i64);
+        for h in kept {
+            rows.push((h.seg, h.row));
+            scores.push(round(metric.to_score(h.dist), prm.round_decimal));
+        }
+    }
+    let pk = coll
+        .schema
+        .primary()
+        .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
+    let pk_col = coll.schema.column_index(&pk.name).unwrap_or(0);
+    let ids = if rows.is_empty() {
+        match pk.data_type {
+            quiver_storage::DataType::VarChar => s::IDs {
+                id_field: Some(s::i_ds::IdField::StrId(s::StringArray::default())),
+            },
+            _ => s::IDs {
+                id_field: Some(s::i_ds::IdField::IntId(s::LongArray::default())),
+            },
+        }
+    } else {
+        convert::pks_to_ids(gather(&out.segments, &rows, pk_col)?.as_ref())
+    };
+    let fields_data = build_columns(output, &out.segments, &rows)?;
+    let group_by_field_value = match &prm.group_by {
+        Some(g) if !rows.is_empty() => coll
+            .schema
+            .field(g)
+            .map(|f| -> Result<s::FieldData> {
+                let idx = coll.schema.column_index(g).unwrap_or(0);
+                Ok(convert::column_to_field_data(f, gather(&out.segments, &rows, idx)?.as_ref()))
+            })
+            .transpose()?,
+        _ => None,
+    };
+    let mut output_fields = output.names.clone();
+    if output_fields.is_empty() {
+        output_fields = requested.into_iter().filter(|f| !f.is_empty()).collect();
+    }
+    Ok(m::SearchResults {
+        status: ok_status(),
+        results: Some(s::SearchResultData {
+            num_queries: nq as i64,
+            top_k: prm.topk as i64,
+            fields_data,
+            scores,
+            ids: Some(ids),
+            topks,
+            output_fields,
+            group_by_field_value,
+            primary_field_name: pk.name.clone(),
+            ..Default::default()
+        }),
+        collection_name: coll.name.clone(),
+        session_ts: 0,
+    })
+}
+
+/// Hybrid (multi-vector) search is not served yet; say so in-band.
+pub async fn hybrid_search(_p: Arc<Proxy>, _c: Ctx, _r: m::HybridSearchRequest) -> Result<m::SearchResults> {
+    Err(QuiverError::Unsupported("HybridSearch".into()))
+}

@@ -1,0 +1,262 @@
+//! Writes: Insert, Upsert, Delete and Flush.
+//!
+//! Rows are validated and converted to Arrow once, here; partition-key
+//! collections route each row to the physical partition its key hashes to, so a
+//! tenant's rows always live together.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::Int64Type;
+
+use super::query::{parse_filter, templates};
+use super::{ok_status, Ctx, Proxy};
+use crate::catalog::{CollectionMeta, DEFAULT_PARTITION};
+use crate::convert;
+use crate::error::{invalid, QuiverError, Result};
+use crate::proto::milvus as m;
+use crate::proto::schema as s;
+use crate::querynode::QueryPlan;
+use crate::segment::PartitionId;
+
+/// FNV-1a: a stable hash, so a key maps to the same partition after restarts.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The partition index a partition-key value hashes to.
+pub fn key_partition_index(key: &serde_json::Value, partitions: usize) -> usize {
+    let h = match key {
+        serde_json::Value::String(s) => fnv1a(s.as_bytes()),
+        serde_json::Value::Number(n) => fnv1a(&n.as_i64().unwrap_or(0).to_le_bytes()),
+        other => fnv1a(other.to_string().as_bytes()),
+    };
+    (h % partitions.max(1) as u64) as usize
+}
+
+/// Splits a batch into (partition, rows) parts.
+fn route(coll: &CollectionMeta, partition_name: &str, batch: RecordBatch) -> Result<Vec<(PartitionId, RecordBatch)>> {
+    let Some(key) = coll.schema.partition_key() else {
+        let name = if partition_name.is_empty() {
+            DEFAULT_PARTITION
+        } else {
+            partition_name
+        };
+        let part = coll
+            .partition(name)
+            .ok_or_else(|| QuiverError::PartitionNotFound(name.to_string()))?;
+        return Ok(vec![(part.id, batch)]);
+    };
+    if !partition_name.is_empty() {
+        return Err(invalid(
+            "not support manually specifying the partition names if partition key mode is used",
+        ));
+    }
+    let col_idx = coll
+        .schema
+        .column_index(&key.name)
+        .ok_or_else(|| QuiverError::Internal("partition key column missing".into()))?;
+    let col = batch.column(col_idx);
+    let n = coll.partitions.len();
+    let mut rows_of: HashMap<usize, Vec<u32>> = HashMap::new();
+    for row in 0..batch.num_rows() {
+        let v = if let Some(a) = col.as_string_opt::<i32>() {
+            serde_json::Value::String(a.value(row).to_string())
+        } else if let Some(a) = col.as_primitive_opt::<Int64Type>() {
+            serde_json::Value::from(a.value(row))
+        } else {
+            return Err(QuiverError::Internal("unexpected partition key type".into()));
+        };
+        rows_of
+            .entry(key_partition_index(&v, n))
+            .or_default()
+            .push(row as u32);
+    }
+    let mut parts: Vec<(usize, Vec<u32>)> = rows_of.into_iter().collect();
+    parts.sort_by_key(|(i, _)| *i);
+    parts
+        .into_iter()
+        .map(|(i, rows)| {
+            let b = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(rows))?
+            };
+            Ok((coll.partitions[i].id, b))
+        })
+        .collect()
+}
+
+async fn write_rows(
+    p: &Proxy,
+    ctx: &Ctx,
+    db: &str,
+    collection: &str,
+    partition: &str,
+    columns: Vec<s::FieldData>,
+    num_rows: u32,
+    upsert: bool,
+) -> Result<(s::IDs, usize)> {
+    let coll = p.collection(ctx, db, collection)?;
+    let catalog = p.catalog.clone();
+    let mut next_id = move || catalog.next_id();
+    let batch = convert::insert_batch(&coll.schema, columns, num_rows as usize, upsert, &mut next_id)?;
+    let pk_col = coll
+        .schema
+        .primary()
+        .and_then(|f| coll.schema.column_index(&f.name))
+        .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
+    let ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
+    let n = batch.num_rows();
+    let parts = route(&coll, partition, batch)?;
+    p.data.insert(&coll, parts).await?;
+    Ok((ids, n))
+}
+
+fn mutation(p: &Proxy, ids: Option<s::IDs>, n: usize) -> m::MutationResult {
+    m::MutationResult {
+        status: ok_status(),
+        i_ds: ids,
+        succ_index: (0..n as u32).collect(),
+        acknowledged: true,
+        timestamp: p.catalog.tso(),
+        ..Default::default()
+    }
+}
+
+pub async fn insert(p: Arc<Proxy>, ctx: Ctx, r: m::InsertRequest) -> Result<m::MutationResult> {
+    let (ids, n) = write_rows(&p, &ctx, &r.db_name, &r.collection_name, &r.partition_name, r.fields_data, r.num_rows, false).await?;
+    let mut out = mutation(&p, Some(ids), n);
+    out.insert_cnt = n as i64;
+    Ok(out)
+}
+
+pub async fn upsert(p: Arc<Proxy>, ctx: Ctx, r: m::UpsertRequest) -> Result<m::MutationResult> {
+    if r.partial_update {
+        return Err(QuiverError::Unsupported("partial update".into()));
+    }
+    let (ids, n) = write_rows(&p, &ctx, &r.db_name, &r.collection_name, &r.partition_name, r.fields_data, r.num_rows, true).await?;
+    let mut out = mutation(&p, Some(ids), n);
+    out.upsert_cnt = n as i64;
+    Ok(out)
+}
+
+pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::MutationResult> {
+    let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    if r.expr.trim().is_empty() {
+        return Err(invalid("delete plan can't be empty or always true"));
+    }
+    let filter = parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
+    let partitions = if r.partition_name.is_empty() {
+        None
+    } else {
+        Some(vec![coll
+            .partition(&r.partition_name)
+            .ok_or_else(|| QuiverError::PartitionNotFound(r.partition_name.clone()))?
+            .id])
+    };
+    let pks = filter.as_ref().and_then(|f| f.primary_key_values());
+    let out = p
+        .query
+        .query(QueryPlan {
+            collection_id: coll.id,
+            partitions,
+            filter: filter.map(Arc::new),
+            limit: None,
+            offset: 0,
+            count_only: false,
+            pks,
+        })
+        .await?;
+    let data = p.data.collection(coll.id)?;
+    let mut doomed = Vec::with_capacity(out.rows.len());
+    for (si, row) in &out.rows {
+        let seg = &out.segments[*si];
+        let (c, r) = seg.locate(*row);
+        let col = coll
+            .schema
+            .primary()
+            .and_then(|f| coll.schema.column_index(&f.name))
+            .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
+        let slice = seg.column(c, col).slice(r, 1);
+        let batch_pks = crate::datanode::pk_values(slice.as_ref())?;
+        doomed.extend(batch_pks);
+    }
+    drop(data);
+    let n = p.data.delete(coll.id, doomed).await?;
+    let mut res = mutation(&p, None, 0);
+    res.delete_cnt = n as i64;
+    res.succ_index.clear();
+    Ok(res)
+}
+
+pub async fn flush(p: Arc<Proxy>, ctx: Ctx, r: m::FlushRequest) -> Result<m::FlushResponse> {
+    let db = ctx.db(&r.db_name).to_string();
+    let mut out = m::FlushResponse {
+        status: ok_status(),
+        db_name: db.clone(),
+        ..Default::default()
+    };
+    for name in &r.collection_names {
+        let coll = p.catalog.collection(&db, name)?;
+        p.data.flush(coll.id).await?;
+        let segs: Vec<i64> = p
+            .data
+            .collection(coll.id)?
+            .snapshot()
+            .iter()
+            .filter(|s| s.sealed)
+            .map(|s| s.id)
+            .collect();
+        let ts = p.catalog.tso();
+        out.coll_seg_i_ds
+            .insert(name.clone(), s::LongArray { data: segs.clone() });
+        out.flush_coll_seg_i_ds
+            .insert(name.clone(), s::LongArray { data: segs });
+        out.coll_seal_times
+            .insert(name.clone(), (ts >> 18) as i64 / 1000);
+        out.coll_flush_ts.insert(name.clone(), ts);
+    }
+    Ok(out)
+}
+
+/// Flush is synchronous, so anything that asks afterwards is flushed.
+pub async fn get_flush_state(_p: Arc<Proxy>, _c: Ctx, _r: m::GetFlushStateRequest) -> Result<m::GetFlushStateResponse> {
+    Ok(m::GetFlushStateResponse {
+        status: ok_status(),
+        flushed: true,
+    })
+}
+
+pub async fn flush_all(p: Arc<Proxy>, ctx: Ctx, r: m::FlushAllRequest) -> Result<m::FlushAllResponse> {
+    let dbs: Vec<String> = if r.db_name.is_empty() && ctx.header_db.is_empty() {
+        p.catalog.list_databases().into_iter().map(|d| d.name).collect()
+    } else {
+        vec![ctx.db(&r.db_name).to_string()]
+    };
+    for db in dbs {
+        for c in p.catalog.list_collections(&db)? {
+            p.data.flush(c.id).await?;
+        }
+    }
+    Ok(m::FlushAllResponse {
+        status: ok_status(),
+        flush_all_ts: p.catalog.tso(),
+        ..Default::default()
+    })
+}
+
+pub async fn get_flush_all_state(_p: Arc<Proxy>, _c: Ctx, _r: m::GetFlushAllStateRequest) -> Result<m::GetFlushAllStateResponse> {
+    Ok(m::GetFlushAllStateResponse {
+        status: ok_status(),
+        flushed: true,
+        ..Default::default()
+    })
+}

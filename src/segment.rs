@@ -1,0 +1,215 @@
+//! Segments as the data and query roles share them inside one process.
+//!
+//! A segment is an immutable snapshot: writers never mutate one in place, they
+//! publish a new `Arc<Segment>` (one more chunk, one more deleted bit, an index
+//! attached). A search therefore works on a consistent view without holding any
+//! lock, and the data role can keep ingesting while it runs.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use quiver_index::{Bitset, Hnsw};
+
+/// Segment ids are unique per server (allocated from the catalog's id counter).
+pub type SegmentId = i64;
+/// Partition ids are unique per server.
+pub type PartitionId = i64;
+
+/// Deleted rows of one segment, growable as a growing segment appends rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RowMask {
+    words: Vec<u64>,
+    len: usize,
+    ones: usize,
+}
+
+impl RowMask {
+    /// A mask of `len` rows, none set.
+    pub fn new(len: usize) -> Self {
+        RowMask {
+            words: vec![0; len.div_ceil(64)],
+            len,
+            ones: 0,
+        }
+    }
+
+    /// Rebuilds a mask from persisted words.
+    pub fn from_words(words: Vec<u64>, len: usize) -> Self {
+        let mut words = words;
+        words.resize(len.div_ceil(64), 0);
+        let ones = words.iter().map(|w| w.count_ones() as usize).sum();
+        RowMask { words, len, ones }
+    }
+
+    /// The backing words, for persistence.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// Number of rows covered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the mask covers no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of rows set.
+    pub fn count(&self) -> usize {
+        self.ones
+    }
+
+    /// Extends the mask to `len` rows (new rows unset).
+    pub fn grow(&mut self, len: usize) {
+        if len > self.len {
+            self.len = len;
+            self.words.resize(len.div_ceil(64), 0);
+        }
+    }
+
+    /// Whether row `i` is set.
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        i < self.len && self.words[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Sets row `i`; returns true if it was not set before.
+    pub fn set(&mut self, i: usize) -> bool {
+        if i >= self.len || self.get(i) {
+            return false;
+        }
+        self.words[i / 64] |= 1 << (i % 64);
+        self.ones += 1;
+        true
+    }
+}
+
+/// One segment: rows in Arrow chunks, a delete mask, and vector indexes.
+#[derive(Clone)]
+pub struct Segment {
+    pub id: SegmentId,
+    pub partition: PartitionId,
+    /// Growing segments hold one chunk per insert batch (merged now and then);
+    /// sealed segments hold exactly one.
+    pub chunks: Vec<RecordBatch>,
+    /// Row offset of each chunk inside the segment.
+    pub offsets: Vec<usize>,
+    pub rows: usize,
+    pub deleted: Arc<RowMask>,
+    pub sealed: bool,
+    /// A growing segment that a seal is turning into a sealed one: it takes no
+    /// new rows (they go to a fresh growing segment) but still takes deletes.
+    pub frozen: bool,
+    /// HNSW indexes by vector field id (sealed segments only).
+    pub indexes: Vec<(i64, Arc<Hnsw>)>,
+}
+
+impl Segment {
+    /// An empty growing segment.
+    pub fn growing(id: SegmentId, partition: PartitionId) -> Self {
+        Segment {
+            id,
+            partition,
+            chunks: Vec::new(),
+            offsets: Vec::new(),
+            rows: 0,
+            deleted: Arc::new(RowMask::new(0)),
+            sealed: false,
+            frozen: false,
+            indexes: Vec::new(),
+        }
+    }
+
+    /// A sealed segment over one batch.
+    pub fn sealed(
+        id: SegmentId,
+        partition: PartitionId,
+        batch: RecordBatch,
+        deleted: RowMask,
+    ) -> Self {
+        let rows = batch.num_rows();
+        let mut deleted = deleted;
+        deleted.grow(rows);
+        Segment {
+            id,
+            partition,
+            chunks: vec![batch],
+            offsets: vec![0],
+            rows,
+            deleted: Arc::new(deleted),
+            sealed: true,
+            frozen: false,
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Rows not deleted.
+    pub fn live_rows(&self) -> usize {
+        self.rows - self.deleted.count()
+    }
+
+    /// The chunk holding segment row `row`, and the row inside it.
+    pub fn locate(&self, row: usize) -> (usize, usize) {
+        let c = self.offsets.partition_point(|&o| o <= row) - 1;
+        (c, row - self.offsets[c])
+    }
+
+    /// The column `col` of chunk `chunk`.
+    pub fn column(&self, chunk: usize, col: usize) -> &ArrayRef {
+        self.chunks[chunk].column(col)
+    }
+
+    /// The index on vector field `field_id`, if built.
+    pub fn index_for(&self, field_id: i64) -> Option<&Arc<Hnsw>> {
+        self.indexes
+            .iter()
+            .find(|(f, _)| *f == field_id)
+            .map(|(_, i)| i)
+    }
+
+    /// Allowed rows = `filter` (per segment row, None = all) minus deleted rows.
+    /// None when every row is allowed, so index searches can skip the check.
+    pub fn allow_mask(&self, filter: Option<&[bool]>) -> Option<Bitset> {
+        if filter.is_none() && self.deleted.count() == 0 {
+            return None;
+        }
+        let deleted = &self.deleted;
+        Some(Bitset::from_fn(self.rows, |i| {
+            !deleted.get(i) && filter.is_none_or(|f| f[i])
+        }))
+    }
+
+    /// Approximate bytes held in memory by the chunks.
+    pub fn memory_bytes(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| {
+                c.columns()
+                    .iter()
+                    .map(|a| a.get_array_memory_size())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_mask_grows_and_counts() {
+        let mut m = RowMask::new(3);
+        assert!(m.set(1));
+        assert!(!m.set(1));
+        assert!(!m.set(5));
+        m.grow(70);
+        assert!(m.set(69));
+        assert_eq!(m.count(), 2);
+        assert!(m.get(69) && m.get(1) && !m.get(0));
+        let r = RowMask::from_words(m.words().to_vec(), 70);
+        assert_eq!(r, m);
+    }
+}
