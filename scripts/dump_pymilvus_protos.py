@@ -6,7 +6,9 @@ types and names. This script reads its serialized FileDescriptorProtos and write
 sources:
 
 * common.proto and schema.proto: every message and enum (all cheap).
-* milvus.proto: only the RPCs in `RPCS` below and the messages they reach (transitively).
+* milvus.proto: the RPCs in `RPCS` and `UNSUPPORTED_RPCS` below (every unary RPC of pymilvus's
+  MilvusService whose types we can declare; `SKIPPED_RPCS` lists the rest with the reason) and
+  the messages they reach (transitively).
 * Custom options (`privilege_ext_obj`), extensions and the dependencies on descriptor.proto,
   msg.proto, rg.proto and feder.proto are dropped; fields whose type lives in one of those files
   are left out and noted in a comment. `deprecated` options become comments (prost would turn
@@ -55,6 +57,44 @@ RPCS = [
     "GetReplicas", "GetPersistentSegmentInfo", "GetQuerySegmentInfo", "ManualCompaction",
     "GetCompactionState", "LoadBalance",
 ]
+
+# The rest of pymilvus's MilvusService, declared so that each answers in-band
+# ("<Rpc> is not supported by Quiver", src/proxy/misc.rs) instead of gRPC UNIMPLEMENTED.
+UNSUPPORTED_RPCS = [
+    "BatchDescribeCollection", "AddCollectionFunction", "AlterCollectionFunction",
+    "DropCollectionFunction", "Prewarm", "DescribePrewarmTask",
+    "CreateNamespace", "DescribeNamespace", "ListNamespaces", "DropNamespace", "HasNamespace",
+    "GetNamespaceStats",
+    "CalcDistance", "AddCollectionStructField", "Dummy", "RegisterLink",
+    "GetCompactionStateWithPlans", "Import", "GetImportState", "ListImportTasks",
+    "CreateResourceGroup", "DropResourceGroup", "UpdateResourceGroups", "TransferNode",
+    "TransferReplica", "ListResourceGroups", "DescribeResourceGroup",
+    "ReplicateMessage", "BackupRBAC", "RestoreRBAC",
+    "CreatePrivilegeGroup", "DropPrivilegeGroup", "ListPrivilegeGroups", "OperatePrivilegeGroup",
+    "RunAnalyzer", "AddFileResource", "RemoveFileResource", "ListFileResources",
+    "AddUserTags", "DeleteUserTags", "GetUserTags", "ListUsersWithTag",
+    "CreateRowPolicy", "DropRowPolicy", "ListRowPolicies",
+    "UpdateReplicateConfiguration", "GetReplicateConfiguration", "GetReplicateInfo",
+    "ComputePhraseMatchSlop",
+    "CreateSnapshot", "DropSnapshot", "ListSnapshots", "DescribeSnapshot", "RestoreSnapshot",
+    "RestoreExternalSnapshot", "ExportSnapshot", "GetExportSnapshotState",
+    "GetRestoreSnapshotState", "ListRestoreSnapshotJobs", "PinSnapshotData", "UnpinSnapshotData",
+    "AlterCollectionSchema", "BatchUpdateManifest", "RefreshExternalCollection",
+    "GetRefreshExternalCollectionProgress", "ListRefreshExternalCollectionJobs",
+]
+
+# RPCs of pymilvus's MilvusService that are deliberately not declared (-> gRPC UNIMPLEMENTED).
+SKIPPED_RPCS = {
+    # streaming: the in-band "not supported" answer needs a unary response
+    "CreateReplicateStream": "bidirectional streaming",
+    "DumpMessages": "server streaming",
+    # request and response live in milvus.proto.feder (feder.proto), which we do not compile;
+    # a stand-in cannot be declared in milvus.proto under that package name
+    "ListIndexedSegment": "types in milvus.proto.feder",
+    "DescribeSegmentIndexData": "types in milvus.proto.feder",
+}
+
+DECLARED_RPCS = RPCS + UNSUPPORTED_RPCS
 
 # Packages whose types we never emit: fields referring to them are dropped.
 DROPPED_PACKAGES = ("milvus.proto.msg.", "milvus.proto.rg.", "milvus.proto.feder.", "google.protobuf.")
@@ -105,12 +145,25 @@ def milvus_closure() -> set[str]:
     """Top-level milvus.proto message/enum full names reachable from the chosen RPCs."""
     svc = next(s for s in FILES["milvus"].service if s.name == "MilvusService")
     methods = {m.name: m for m in svc.method}
-    missing = [r for r in RPCS if r not in methods]
+    missing = [r for r in DECLARED_RPCS if r not in methods]
     if missing:
         raise SystemExit(f"RPCs not in pymilvus MilvusService: {missing}")
+    dup = sorted({r for r in DECLARED_RPCS if DECLARED_RPCS.count(r) > 1} | (set(DECLARED_RPCS) & set(SKIPPED_RPCS)))
+    if dup:
+        raise SystemExit(f"RPCs listed twice: {dup}")
+    unlisted = [r for r in methods if r not in DECLARED_RPCS and r not in SKIPPED_RPCS]
+    if unlisted:
+        raise SystemExit(f"pymilvus MilvusService RPCs neither declared nor skipped: {unlisted}")
+    for r in DECLARED_RPCS:
+        m = methods[r]
+        if m.client_streaming or m.server_streaming:
+            raise SystemExit(f"streaming RPC {r} cannot be declared")
+        for t in (m.input_type, m.output_type):
+            if dropped(t):
+                raise SystemExit(f"RPC {r} uses {t} from a file we do not include")
     seen: set[str] = set()
     todo = []
-    for r in RPCS:
+    for r in DECLARED_RPCS:
         todo += [methods[r].input_type, methods[r].output_type]
     while todo:
         name = todo.pop()
@@ -279,7 +332,7 @@ def render_file(key: str, keep_top: set[str] | None) -> str:
             continue
         out.append(f"service {s.name} {{")
         by_name = {mm.name: mm for mm in s.method}
-        for r in RPCS:
+        for r in DECLARED_RPCS:
             mm = by_name[r]
             out.append(f"  rpc {mm.name}({type_ref(mm.input_type, pkg)}) returns ({type_ref(mm.output_type, pkg)}) {{}}")
         out.append("}")
@@ -294,7 +347,11 @@ def main() -> None:
     (out_dir / "common.proto").write_text(render_file("common", None))
     (out_dir / "schema.proto").write_text(render_file("schema", None))
     (out_dir / "milvus.proto").write_text(render_file("milvus", keep))
-    print(f"wrote {out_dir}: {len(RPCS)} RPCs, {len(keep)} top-level milvus.proto types")
+    print(
+        f"wrote {out_dir}: {len(DECLARED_RPCS)} RPCs ({len(RPCS)} implemented, "
+        f"{len(UNSUPPORTED_RPCS)} answered 'not supported'; skipped: {', '.join(SKIPPED_RPCS)}), "
+        f"{len(keep)} top-level milvus.proto types"
+    )
 
 
 if __name__ == "__main__":

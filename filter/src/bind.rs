@@ -102,8 +102,6 @@ fn val_cost(v: &Val) -> u32 {
 
 pub(crate) struct Binder<'a> {
     pub schema: &'a CollectionSchema,
-    /// JSON / ARRAY columns the plan reads (name, is_array).
-    pub json_cols: Vec<(String, bool)>,
 }
 
 fn invalid<T>(msg: impl Into<String>) -> Result<T, FilterError> {
@@ -372,10 +370,7 @@ impl Binder<'_> {
         }
     }
 
-    fn path(&mut self, col: &str, is_array: bool, path: Vec<PathElem>) -> Val {
-        if !self.json_cols.iter().any(|(c, _)| c == col) {
-            self.json_cols.push((col.to_string(), is_array));
-        }
+    fn path(&self, col: &str, is_array: bool, path: Vec<PathElem>) -> Val {
         Val::Path {
             col: col.to_string(),
             is_array,

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::bind::{Contains, PathElem, Pred, Val};
 use crate::datum::{self, ord_matches, Datum};
+use crate::json::{parse_doc, JsonCol};
 use crate::like::LikePattern;
 use crate::parser::CmpOp;
 use crate::FilterError;
@@ -57,6 +58,8 @@ impl Tri {
 struct Docs<'a> {
     /// The Binary/Utf8 column to parse from; None when `cells` were filled eagerly.
     src: Option<&'a ArrayRef>,
+    /// Top-level keys to keep (None = whole document).
+    keys: Option<&'a HashSet<String>>,
     cells: Vec<OnceCell<Option<Value>>>,
 }
 
@@ -69,10 +72,10 @@ impl Docs<'_> {
                 return None;
             }
             if let Some(b) = col.as_binary_opt::<i32>() {
-                return serde_json::from_slice(b.value(i)).ok();
+                return parse_doc(b.value(i), self.keys);
             }
             col.as_string_opt::<i32>()
-                .and_then(|s| serde_json::from_str(s.value(i)).ok())
+                .and_then(|s| parse_doc(s.value(i).as_bytes(), self.keys))
         })
         .as_ref()
     }
@@ -93,22 +96,21 @@ fn eval_err<T>(msg: impl Into<String>) -> Result<T, FilterError> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(
-        batch: &'a RecordBatch,
-        json_cols: &'a [(String, bool)],
-    ) -> Result<Self, FilterError> {
+    pub fn new(batch: &'a RecordBatch, json_cols: &'a [JsonCol]) -> Result<Self, FilterError> {
         let mut json = HashMap::new();
-        for (name, _) in json_cols {
+        for JsonCol { name, keys } in json_cols {
             let col = batch
                 .column_by_name(name)
                 .ok_or_else(|| FilterError::Eval(format!("column {name} missing from segment")))?;
             let docs = match col.data_type() {
                 ArrowType::Binary | ArrowType::Utf8 => Docs {
                     src: Some(col),
+                    keys: keys.as_ref(),
                     cells: (0..col.len()).map(|_| OnceCell::new()).collect(),
                 },
                 _ => Docs {
                     src: None,
+                    keys: None,
                     cells: list_to_json(col)?.into_iter().map(OnceCell::from).collect(),
                 },
             };
@@ -238,13 +240,26 @@ impl<'a> Ctx<'a> {
             }
             _ => {}
         }
-        let a = self.datums(l)?;
-        let b = self.datums(r)?;
-        let out: Vec<Option<bool>> = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| datum::compare(op, *x, *y))
-            .collect();
+        let out: Vec<Option<bool>> = match (l, r) {
+            (_, Val::Lit(y)) => {
+                let y = Datum::from_json(y);
+                let a = self.datums(l)?;
+                a.iter().map(|x| datum::compare(op, *x, y)).collect()
+            }
+            (Val::Lit(x), _) => {
+                let x = Datum::from_json(x);
+                let b = self.datums(r)?;
+                b.iter().map(|y| datum::compare(op, x, *y)).collect()
+            }
+            _ => {
+                let a = self.datums(l)?;
+                let b = self.datums(r)?;
+                a.iter()
+                    .zip(&b)
+                    .map(|(x, y)| datum::compare(op, *x, *y))
+                    .collect()
+            }
+        };
         Ok(Tri::from_opts(&out))
     }
 
@@ -333,6 +348,14 @@ impl<'a> Ctx<'a> {
             }
             Val::Neg(inner) => self.datums(inner)?.into_iter().map(datum::negate).collect(),
             Val::Arith(op, l, r) => {
+                if let Val::Lit(y) = r.as_ref() {
+                    let y = Datum::from_json(y);
+                    return Ok(self
+                        .datums(l)?
+                        .into_iter()
+                        .map(|x| datum::arith(*op, x, y))
+                        .collect());
+                }
                 let a = self.datums(l)?;
                 let b = self.datums(r)?;
                 a.into_iter()
@@ -566,13 +589,26 @@ fn fast_in(col: &ArrayRef, list: &[Value]) -> Option<Tri> {
             };
             Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())))
         }
-        ArrowType::Int64 => {
+        ArrowType::Int64 | ArrowType::Int32 | ArrowType::Int16 | ArrowType::Int8 => {
             let ints: Option<Vec<i64>> = list.iter().map(Value::as_i64).collect();
-            let set: HashSet<i64> = ints?.into_iter().collect();
-            let a: &PrimitiveArray<Int64Type> = col.as_primitive();
-            let vals = a.values();
-            let bits = BooleanBuffer::collect_bool(vals.len(), |i| set.contains(&vals[i]));
-            Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())))
+            let mut ints = ints?;
+            ints.sort_unstable();
+            ints.dedup();
+            let test = |v: i64| {
+                if ints.len() <= 16 {
+                    ints.contains(&v)
+                } else {
+                    ints.binary_search(&v).is_ok()
+                }
+            };
+            if let Some(a) = col.as_primitive_opt::<Int64Type>() {
+                let vals = a.values();
+                let bits = BooleanBuffer::collect_bool(vals.len(), |i| test(vals[i]));
+                return Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())));
+            }
+            let (vals, valid) = int_values(col)?;
+            let bits = BooleanBuffer::collect_bool(vals.len(), |i| test(vals[i]));
+            Some(Tri::from_values(bits, valid))
         }
         _ => None,
     }

@@ -13,6 +13,7 @@
 mod bind;
 mod datum;
 mod eval;
+mod json;
 mod lexer;
 mod like;
 mod parser;
@@ -52,8 +53,8 @@ pub enum PkValue {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pred: Pred,
-    /// JSON / ARRAY columns the evaluator parses once per batch.
-    json_cols: Vec<(String, bool)>,
+    /// JSON / ARRAY columns the evaluator reads, and which keys.
+    json_cols: Vec<json::JsonCol>,
     primary: Option<(String, DataType)>,
     empty: bool,
 }
@@ -83,14 +84,10 @@ impl Filter {
         }
         let toks = lexer::tokenize(expr)?;
         let ast = parser::Parser::new(toks, expr, templates).parse_all()?;
-        let mut binder = Binder {
-            schema,
-            json_cols: Vec::new(),
-        };
-        let pred = binder.pred(&ast)?;
+        let pred = Binder { schema }.pred(&ast)?;
         Ok(Filter {
+            json_cols: json::projection(&pred),
             pred,
-            json_cols: binder.json_cols,
             primary,
             empty: false,
         })

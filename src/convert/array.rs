@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array,
-    Int64Array, Int8Array, ListArray, StringArray,
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
+    Int8Array, ListArray, StringArray,
 };
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::DataType as ArrowType;
@@ -45,29 +45,44 @@ pub(super) fn list(
         )));
     }
     let ArrowType::List(child) = field.arrow_type() else {
-        return Err(QuiverError::Internal(format!("field {name} has no list layout")));
+        return Err(QuiverError::Internal(format!(
+            "field {name} has no list layout"
+        )));
     };
     let layout = Layout::resolve(field, valid, a.data.len(), num_rows)?;
     let rows = layout.expand(a.data);
     let mut offsets: Vec<i32> = Vec::with_capacity(rows.len() + 1);
     offsets.push(0);
     let mut validity = Vec::with_capacity(rows.len());
-    let mut ctx = Rows { field, elem, offsets: &mut offsets, validity: &mut validity };
+    let mut ctx = Rows {
+        field,
+        elem,
+        offsets: &mut offsets,
+        validity: &mut validity,
+    };
     let values: ArrayRef = match elem {
-        DataType::Bool => Arc::new(BooleanArray::from(ctx.collect(rows, |d| match d {
-            D::BoolData(x) => Ok(x.data),
-            other => Err(other),
-        }, |_| Ok(()))?)),
+        DataType::Bool => Arc::new(BooleanArray::from(ctx.collect(
+            rows,
+            |d| match d {
+                D::BoolData(x) => Ok(x.data),
+                other => Err(other),
+            },
+            |_| Ok(()),
+        )?)),
         DataType::Int8 | DataType::Int16 | DataType::Int32 => {
             let (ty, min, max) = match elem {
                 DataType::Int8 => ("Int8", i8::MIN as i32, i8::MAX as i32),
                 DataType::Int16 => ("Int16", i16::MIN as i32, i16::MAX as i32),
                 _ => ("Int32", i32::MIN, i32::MAX),
             };
-            let v = ctx.collect(rows, |d| match d {
-                D::IntData(x) => Ok(x.data),
-                other => Err(other),
-            }, |v| check_range(name, ty, v, min, max))?;
+            let v = ctx.collect(
+                rows,
+                |d| match d {
+                    D::IntData(x) => Ok(x.data),
+                    other => Err(other),
+                },
+                |v| check_range(name, ty, v, min, max),
+            )?;
             match elem {
                 DataType::Int8 => Arc::new(v.iter().map(|&x| x as i8).collect::<Int8Array>()),
                 DataType::Int16 => Arc::new(v.iter().map(|&x| x as i16).collect::<Int16Array>()),
@@ -75,30 +90,46 @@ pub(super) fn list(
             }
         }
         DataType::Int64 => Arc::new(Int64Array::new(
-            ScalarBuffer::from(ctx.collect(rows, |d| match d {
-                D::LongData(x) => Ok(x.data),
-                other => Err(other),
-            }, |_| Ok(()))?),
+            ScalarBuffer::from(ctx.collect(
+                rows,
+                |d| match d {
+                    D::LongData(x) => Ok(x.data),
+                    other => Err(other),
+                },
+                |_| Ok(()),
+            )?),
             None,
         )),
         DataType::Float => Arc::new(Float32Array::new(
-            ScalarBuffer::from(ctx.collect(rows, |d| match d {
-                D::FloatData(x) => Ok(x.data),
-                other => Err(other),
-            }, |v| check_finite(name, v))?),
+            ScalarBuffer::from(ctx.collect(
+                rows,
+                |d| match d {
+                    D::FloatData(x) => Ok(x.data),
+                    other => Err(other),
+                },
+                |v| check_finite(name, v),
+            )?),
             None,
         )),
         DataType::Double => Arc::new(Float64Array::new(
-            ScalarBuffer::from(ctx.collect(rows, |d| match d {
-                D::DoubleData(x) => Ok(x.data),
-                other => Err(other),
-            }, |v| check_finite(name, v))?),
+            ScalarBuffer::from(ctx.collect(
+                rows,
+                |d| match d {
+                    D::DoubleData(x) => Ok(x.data),
+                    other => Err(other),
+                },
+                |v| check_finite(name, v),
+            )?),
             None,
         )),
-        DataType::VarChar => Arc::new(StringArray::from(ctx.collect(rows, |d| match d {
-            D::StringData(x) => Ok(x.data),
-            other => Err(other),
-        }, |v| check_varchar(name, field.max_length, v))?)),
+        DataType::VarChar => Arc::new(StringArray::from(ctx.collect(
+            rows,
+            |d| match d {
+                D::StringData(x) => Ok(x.data),
+                other => Err(other),
+            },
+            |v| check_varchar(name, field.max_length, v),
+        )?)),
         other => {
             return Err(invalid(format!(
                 "field {name}: arrays of {} are not supported",
@@ -222,7 +253,9 @@ pub(super) fn row_to_scalar(elem: DataType, values: &dyn Array) -> ScalarField {
                 .unwrap_or_default(),
         }),
         // Not valid element types; schemas never hold them.
-        DataType::Array | DataType::Json | DataType::FloatVector => D::LongData(LongArray::default()),
+        DataType::Array | DataType::Json | DataType::FloatVector => {
+            D::LongData(LongArray::default())
+        }
     };
     ScalarField { data: Some(data) }
 }

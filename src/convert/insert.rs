@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BinaryBuilder, Int64Array, RecordBatch, RecordBatchOptions, StringBuilder};
+use arrow::array::{
+    ArrayRef, BinaryBuilder, Int64Array, RecordBatch, RecordBatchOptions, StringBuilder,
+};
 use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
 use serde_json::{Map, Value};
 
@@ -49,7 +51,9 @@ pub fn insert_batch(
                 )));
             }
             if meta.is_some() {
-                return Err(invalid(format!("duplicated field name ({META_FIELD}) in insert data")));
+                return Err(invalid(format!(
+                    "duplicated field name ({META_FIELD}) in insert data"
+                )));
             }
             meta = Some(col);
             continue;
@@ -59,10 +63,16 @@ pub fn insert_batch(
         } else if col.field_id != 0 {
             schema.fields.iter().position(|f| f.id == col.field_id)
         } else {
-            return Err(invalid("field id not passed: a column has neither field_name nor field_id"));
+            return Err(invalid(
+                "field id not passed: a column has neither field_name nor field_id",
+            ));
         };
         let Some(idx) = idx else {
-            let shown = if col.field_name.is_empty() { col.field_id.to_string() } else { col.field_name.clone() };
+            let shown = if col.field_name.is_empty() {
+                col.field_id.to_string()
+            } else {
+                col.field_name.clone()
+            };
             return Err(invalid(format!(
                 "field ({shown}) does not exist in the schema of collection ({})",
                 schema.name

@@ -57,11 +57,6 @@ impl Layout {
         Ok(layout)
     }
 
-    /// Layout of a column the request left out: every row null.
-    pub(super) fn all_null(num_rows: usize) -> Layout {
-        Layout::Compact(vec![false; num_rows])
-    }
-
     /// Expands `data` into one entry per row.
     pub(super) fn expand<T>(self, data: Vec<T>) -> Vec<Option<T>> {
         match self {
@@ -184,7 +179,11 @@ pub(super) fn check_finite<T: Copy + Into<f64>>(name: &str, values: &[T]) -> Res
 }
 
 /// Rejects strings longer than `max_length` bytes.
-pub(super) fn check_varchar(name: &str, max_length: Option<usize>, values: &[String]) -> Result<()> {
+pub(super) fn check_varchar(
+    name: &str,
+    max_length: Option<usize>,
+    values: &[String],
+) -> Result<()> {
     if let Some(max) = max_length {
         if let Some(s) = values.iter().find(|s| s.len() > max) {
             return Err(invalid(format!(

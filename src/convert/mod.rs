@@ -20,9 +20,13 @@ mod placeholder;
 mod scalar;
 
 #[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
 mod tests_insert;
 #[cfg(test)]
 mod tests_output;
+#[cfg(test)]
+mod tests_types;
 
 pub use insert::insert_batch;
 pub use output::{column_to_field_data, empty_field_data, meta_to_field_data, pks_to_ids};

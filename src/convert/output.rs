@@ -52,7 +52,9 @@ pub fn empty_field_data(field: &FieldSchema) -> FieldData {
     let mut fd = header(field);
     fd.field = match field.data_type {
         DataType::Bool => scalars(D::BoolData(BoolArray::default())),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 => scalars(D::IntData(IntArray::default())),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => {
+            scalars(D::IntData(IntArray::default()))
+        }
         DataType::Int64 => scalars(D::LongData(LongArray::default())),
         DataType::Float => scalars(D::FloatData(FloatArray::default())),
         DataType::Double => scalars(D::DoubleData(DoubleArray::default())),
@@ -117,12 +119,24 @@ pub fn column_to_field_data(field: &FieldSchema, array: &dyn Array) -> FieldData
                 .unwrap_or_default();
             scalars(D::BoolData(BoolArray { data }))
         }
-        DataType::Int8 => scalars(D::IntData(IntArray { data: prim_values::<Int8Type, _>(array, i32::from) })),
-        DataType::Int16 => scalars(D::IntData(IntArray { data: prim_values::<Int16Type, _>(array, i32::from) })),
-        DataType::Int32 => scalars(D::IntData(IntArray { data: prim_values::<Int32Type, _>(array, |v| v) })),
-        DataType::Int64 => scalars(D::LongData(LongArray { data: prim_values::<Int64Type, _>(array, |v| v) })),
-        DataType::Float => scalars(D::FloatData(FloatArray { data: prim_values::<Float32Type, _>(array, |v| v) })),
-        DataType::Double => scalars(D::DoubleData(DoubleArray { data: prim_values::<Float64Type, _>(array, |v| v) })),
+        DataType::Int8 => scalars(D::IntData(IntArray {
+            data: prim_values::<Int8Type, _>(array, i32::from),
+        })),
+        DataType::Int16 => scalars(D::IntData(IntArray {
+            data: prim_values::<Int16Type, _>(array, i32::from),
+        })),
+        DataType::Int32 => scalars(D::IntData(IntArray {
+            data: prim_values::<Int32Type, _>(array, |v| v),
+        })),
+        DataType::Int64 => scalars(D::LongData(LongArray {
+            data: prim_values::<Int64Type, _>(array, |v| v),
+        })),
+        DataType::Float => scalars(D::FloatData(FloatArray {
+            data: prim_values::<Float32Type, _>(array, |v| v),
+        })),
+        DataType::Double => scalars(D::DoubleData(DoubleArray {
+            data: prim_values::<Float64Type, _>(array, |v| v),
+        })),
         DataType::VarChar => {
             let data = array
                 .as_any()
@@ -156,7 +170,10 @@ pub fn column_to_field_data(field: &FieldSchema, array: &dyn Array) -> FieldData
                         .collect()
                 })
                 .unwrap_or_default();
-            scalars(D::ArrayData(ArrayArray { data, element_type: elem.milvus_code() }))
+            scalars(D::ArrayData(ArrayArray {
+                data,
+                element_type: elem.milvus_code(),
+            }))
         }
         DataType::FloatVector => {
             let dim = field.dim.unwrap_or(0);
@@ -263,7 +280,11 @@ pub fn pks_to_ids(array: &dyn Array) -> IDs {
             })),
         },
         t => {
-            let target = if t.is_integer() { ArrowType::Int64 } else { ArrowType::Utf8 };
+            let target = if t.is_integer() {
+                ArrowType::Int64
+            } else {
+                ArrowType::Utf8
+            };
             match arrow::compute::cast(array, &target) {
                 Ok(a) if a.data_type() == &target => pks_to_ids(a.as_ref()),
                 _ => IDs { id_field: None },

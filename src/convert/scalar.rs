@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanArray, FixedSizeListArray, Float32Array,
-    PrimitiveArray, StringBuilder,
+    ArrayRef, BinaryBuilder, BooleanArray, FixedSizeListArray, Float32Array, PrimitiveArray,
+    StringBuilder,
 };
 use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::datatypes::{
@@ -145,7 +145,10 @@ fn primitive<A: ArrowPrimitiveType>(
         valid.push(r.is_some());
         values.push(r.unwrap_or_default());
     }
-    Arc::new(PrimitiveArray::<A>::new(ScalarBuffer::from(values), nulls(valid)))
+    Arc::new(PrimitiveArray::<A>::new(
+        ScalarBuffer::from(values),
+        nulls(valid),
+    ))
 }
 
 /// A validity bitmap, or none when every row is valid.
@@ -198,11 +201,15 @@ fn float_vector(
         _ => return Err(mismatch(name, field.data_type, kind)),
     };
     let ArrowType::FixedSizeList(child, _) = field.arrow_type() else {
-        return Err(QuiverError::Internal(format!("field {name} has no vector layout")));
+        return Err(QuiverError::Internal(format!(
+            "field {name} has no vector layout"
+        )));
     };
     let dim = field.dim.unwrap_or(0);
     if dim == 0 {
-        return Err(QuiverError::Internal(format!("vector field {name} has no dim")));
+        return Err(QuiverError::Internal(format!(
+            "vector field {name} has no dim"
+        )));
     }
     let dim_err = |got: usize| {
         invalid(format!(
@@ -213,7 +220,11 @@ fn float_vector(
         return Err(dim_err(wire_dim.max(0) as usize));
     }
     if data.len() % dim != 0 {
-        let rows = if valid.is_empty() { num_rows } else { valid.iter().filter(|&&v| v).count() };
+        let rows = if valid.is_empty() {
+            num_rows
+        } else {
+            valid.iter().filter(|&&v| v).count()
+        };
         return Err(dim_err(data.len() / rows.max(1)));
     }
     let layout = Layout::resolve(field, valid, data.len() / dim, num_rows)?;

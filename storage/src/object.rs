@@ -8,6 +8,7 @@
 //! a temporary file, fsync'd and renamed, so a segment recorded in the
 //! manifest survives a power cut (the WAL before it may already be gone).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjPath;
@@ -88,10 +89,6 @@ fn s3_tuning(builder: AmazonS3Builder) -> AmazonS3Builder {
         })
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 impl ObjectStorage {
     /// Opens the store named by `uri`:
     /// `""`/`"file"` → `<data_dir>/objects`; `file:///abs/dir` → that directory;
@@ -116,31 +113,49 @@ impl ObjectStorage {
         }
         if let Some(rest) = uri.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(config(format!("{uri}: missing bucket")));
-            }
-            let endpoint =
-                env_nonempty("AWS_ENDPOINT").or_else(|| env_nonempty("AWS_ENDPOINT_URL"));
-            let allow_http = env_nonempty("AWS_ALLOW_HTTP")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                || endpoint
-                    .as_deref()
-                    .is_some_and(|e| e.starts_with("http://"));
-            let mut builder = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .with_allow_http(allow_http);
-            if let Some(endpoint) = endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if env_nonempty("AWS_REGION").is_none() && env_nonempty("AWS_DEFAULT_REGION").is_none()
-            {
-                builder = builder.with_region("us-east-1");
-            }
-            return Self::build_s3(builder, bucket, prefix);
+            return Self::s3_from_vars(bucket, prefix, std::env::vars());
         }
         Err(config(format!(
             "unsupported storage uri {uri:?} (use file:///dir, memory:// or s3://bucket/prefix)"
         )))
+    }
+
+    /// An S3 store configured from `AWS_*` variables given as (name, value)
+    /// pairs, the way [`ObjectStorage::from_uri`] reads the environment:
+    /// path-style requests, HTTP allowed when `AWS_ALLOW_HTTP=true` or the
+    /// endpoint (`AWS_ENDPOINT` or `AWS_ENDPOINT_URL`) is `http://`, region
+    /// `us-east-1` unless `AWS_REGION`/`AWS_DEFAULT_REGION` is set.
+    pub fn s3_from_vars(
+        bucket: &str,
+        prefix: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<ObjectStorage> {
+        if bucket.is_empty() {
+            return Err(config("s3:// uri is missing the bucket"));
+        }
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty())
+            .collect();
+        let mut builder = AmazonS3Builder::new();
+        for (k, v) in &vars {
+            if let Ok(key) = k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                builder = builder.with_config(key, v);
+            }
+        }
+        let endpoint = vars.get("AWS_ENDPOINT").or_else(|| vars.get("AWS_ENDPOINT_URL"));
+        let allow_http = vars
+            .get("AWS_ALLOW_HTTP")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            || endpoint.is_some_and(|e| e.starts_with("http://"));
+        builder = builder.with_bucket_name(bucket).with_allow_http(allow_http);
+        if let Some(endpoint) = endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if !vars.contains_key("AWS_REGION") && !vars.contains_key("AWS_DEFAULT_REGION") {
+            builder = builder.with_region("us-east-1");
+        }
+        Self::build_s3(builder, bucket, prefix)
     }
 
     /// An S3 store with explicit settings, independent of process environment

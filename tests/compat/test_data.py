@@ -320,6 +320,29 @@ def test_nullable_fields_round_trip_none(client, unique_name):
         client.drop_collection(name)
 
 
+def test_default_values(client, unique_name):
+    name = unique_name()
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("d", DataType.INT64, default_value=5)
+    schema.add_field("s", DataType.VARCHAR, max_length=16, nullable=True, default_value="dflt")
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=2)
+    client.create_collection(name, schema=schema, timeout=T)
+    client.create_index(name, index_params("vec", "FLAT", "L2"), timeout=T)
+    client.load_collection(name, timeout=T)
+    try:
+        client.insert(name, [
+            {"id": 1, "vec": [0, 0]},
+            {"id": 2, "vec": [1, 1], "d": 7, "s": None},
+            {"id": 3, "vec": [2, 2], "s": "x"},
+        ])
+        got = {r["id"]: (r["d"], r["s"]) for r in client.query(name, filter="id > 0", output_fields=["d", "s"])}
+        assert got == {1: (5, "dflt"), 2: (7, "dflt"), 3: (5, "x")}
+        assert sorted(r["id"] for r in client.query(name, filter="d == 5")) == [1, 3]
+    finally:
+        client.drop_collection(name)
+
+
 def test_dynamic_field(client, unique_name):
     name = unique_name()
     make_loaded_collection(client, name, dim=4, dynamic=True)
@@ -434,6 +457,48 @@ def test_partition_key_tenant_filters(client, unique_name):
         client.drop_collection(name)
 
 
+def test_partition_key_upsert_moves_row_between_tenants(client, unique_name):
+    name = unique_name()
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("tenant", DataType.VARCHAR, max_length=32, is_partition_key=True)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=4)
+    client.create_collection(name, schema=schema, num_partitions=8, timeout=T)
+    client.create_index(name, index_params("vec", "FLAT", "L2"), timeout=T)
+    client.load_collection(name, timeout=T)
+    try:
+        client.insert(name, [{"id": i, "tenant": f"t{i % 3}", "vec": [float(i), 0, 0, 0]} for i in range(9)])
+        client.upsert(name, [{"id": 0, "tenant": "t2", "vec": [0.0, 0, 0, 0]}])
+        assert sorted(r["id"] for r in client.query(name, filter='tenant == "t0"')) == [3, 6]
+        assert sorted(r["id"] for r in client.query(name, filter='tenant == "t2"')) == [0, 2, 5, 8]
+        hits = client.search(name, [[0.0, 0, 0, 0]], limit=3, filter='tenant == "t0"')
+        assert [h["id"] for h in hits[0]] == [3, 6]
+        assert client.delete(name, filter='tenant == "t1"')["delete_count"] == 3
+        assert count_rows(client, name) == 6
+        got = client.query(name, filter='tenant != "t2"', output_fields=["count(*)"])
+        assert got[0]["count(*)"] == 2
+    finally:
+        client.drop_collection(name)
+
+
+def test_meta_output_and_partition_count(client, unique_name):
+    name = unique_name()
+    make_loaded_collection(client, name, dim=4, dynamic=True)
+    try:
+        client.create_partition(name, "p")
+        client.insert(name, [{"id": 1, "vec": [1.0, 0, 0, 0], "k": "v", "n": 1}])
+        client.insert(name, [{"id": 2, "vec": [0, 1.0, 0, 0], "k": "w"}], partition_name="p")
+        client.load_collection(name, timeout=T)
+        got = client.query(name, filter="id == 1", output_fields=["$meta"])
+        assert got[0]["k"] == "v" and got[0]["n"] == 1
+        got = client.query(name, filter="", output_fields=["count(*)"], partition_names=["p"])
+        assert got[0]["count(*)"] == 1
+        got = client.query(name, filter="", output_fields=["count(*)"], partition_names=["_default", "p"])
+        assert got[0]["count(*)"] == 2
+    finally:
+        client.drop_collection(name)
+
+
 # --------------------------------------------------------------------------- query shapes
 
 
@@ -496,6 +561,61 @@ def test_search_iterator_pages(client, coll):
     assert set(seen) == set(range(60))
     assert seen[0] == 0
     assert all(a <= b + 1e-5 for a, b in zip(dists, dists[1:]))
+
+
+@pytest.mark.timeout_s(180)
+def test_concurrent_writers_and_readers(server, coll):
+    """4 writer threads (distinct ids) and a reader thread at once: nothing lost or doubled."""
+    import threading
+
+    errors = []
+    stop = threading.Event()
+
+    def writer(w):
+        c = MilvusClient(uri=server.uri, dedicated=True)
+        try:
+            for b in range(20):
+                ids = [w * 100_000 + b * 20 + k for k in range(20)]
+                c.insert(coll, rows(ids, seed=w * 100 + b))
+                if b % 5 == 4:
+                    c.delete(coll, ids=ids[:2])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            c.close()
+
+    def reader():
+        c = MilvusClient(uri=server.uri, dedicated=True)
+        try:
+            q = rand_vectors(1, 8, seed=777)[0].tolist()
+            while not stop.is_set():
+                res = c.search(coll, [q], limit=5)
+                assert len(res[0]) <= 5
+                c.query(coll, filter="", output_fields=["count(*)"])
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    r = threading.Thread(target=reader)
+    r.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=150)
+    stop.set()
+    r.join(timeout=30)
+    assert not errors, errors
+    want = sorted(
+        w * 100_000 + b * 20 + k
+        for w in range(4) for b in range(20) for k in range(20)
+        if not (b % 5 == 4 and k < 2)
+    )
+    client = MilvusClient(uri=server.uri)
+    got = sorted(r["id"] for r in client.query(coll, filter="id >= 0", limit=16384))
+    assert got == want
+    assert count_rows(client, coll) == len(want)
 
 
 # --------------------------------------------------------------------------- sizes

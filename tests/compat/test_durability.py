@@ -238,3 +238,109 @@ def test_repeated_kills_accumulate(fresh_server, unique_name):
         c.load_collection(name, timeout=T)
         assert all_ids(c, name) == sorted(expected), f"after kill {round_ + 1}"
     c.close()
+
+
+@pytest.mark.timeout_s(180)
+def test_kill9_after_ddl_changes(fresh_server, unique_name):
+    """drop_index, alter_alias, drop_alias, drop_partition, alter properties, rename and
+    drop_database are each acknowledged, then SIGKILL: the new state is what comes back."""
+    srv = fresh_server
+    c = connect(srv)
+    a, b, al1, al2, db = unique_name(), unique_name(), unique_name("al"), unique_name("al"), unique_name("db")
+    for n in (a, b):
+        c.create_collection(n, schema=schema(), timeout=T)
+        c.create_index(n, index_params("vec", "HNSW", "L2", M=8, efConstruction=32), timeout=T)
+    c.create_partition(a, "p_gone")
+    c.create_partition(a, "p_kept")
+    c.insert(a, rows(range(10)), partition_name="p_gone")
+    c.insert(a, rows(range(10, 20)), partition_name="p_kept")
+    c.create_alias(a, al1)
+    c.create_alias(a, al2)
+    c.create_database(db)
+
+    c.drop_index(b, "vec")
+    c.alter_alias(b, al1)
+    c.drop_alias(al2)
+    c.drop_partition(a, "p_gone")
+    c.alter_collection_properties(a, properties={"collection.ttl.seconds": 1234})
+    renamed = unique_name()
+    rename_ok = True
+    try:
+        c.rename_collection(b, renamed)
+    except Exception:  # rename is optional; the rest must hold either way
+        rename_ok = False
+        renamed = b
+    c.drop_database(db)
+    srv.kill()
+    c.close()
+    srv.start()
+    c = connect(srv)
+    try:
+        assert c.list_indexes(renamed) == []
+        assert c.describe_alias(al1)["collection_name"] == renamed
+        with pytest.raises(Exception):
+            c.describe_alias(al2)
+        assert not c.has_partition(a, "p_gone") and c.has_partition(a, "p_kept")
+        props = c.describe_collection(a)["properties"]
+        assert str(props.get("collection.ttl.seconds")) == "1234", props
+        if rename_ok:
+            assert not c.has_collection(b) and c.has_collection(renamed)
+        assert db not in c.list_databases()
+        c.load_collection(a, timeout=T)
+        assert all_ids(c, a) == list(range(10, 20))
+    finally:
+        c.close()
+
+
+@pytest.mark.timeout_s(180)
+def test_kill9_during_continuous_writes(fresh_server, unique_name):
+    """SIGKILL while a writer is mid-stream: the server restarts (a torn log tail is no reason
+    to refuse), every acknowledged row is there once, and nothing that was never sent appears."""
+    import threading
+
+    srv = fresh_server
+    c = connect(srv)
+    name = unique_name()
+    c.create_collection(name, schema=schema(), timeout=T)
+    c.create_index(name, index_params("vec", "FLAT", "L2"), timeout=T)
+    c.load_collection(name, timeout=T)
+    c.close()
+    acked, sent = [], []
+    enough = threading.Event()
+
+    def writer():
+        w = MilvusClient(uri=srv.uri, dedicated=True)
+        try:
+            for b in range(100_000):
+                ids = list(range(b * 100, b * 100 + 100))
+                sent.extend(ids)
+                w.insert(name, rows(ids, seed=b % 7), timeout=5)
+                acked.extend(ids)
+                if len(acked) >= 3000:
+                    enough.set()
+        except Exception:  # the kill ends the stream
+            pass
+        finally:
+            enough.set()
+            w.close()
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    assert enough.wait(120), "writer made no progress"
+    srv.kill()
+    t.join(timeout=60)
+    acked_at_kill = list(acked)
+    srv.start()
+    c = connect(srv)
+    try:
+        c.load_collection(name, timeout=T)
+        got = all_ids(c, name) if len(sent) <= 16384 else sorted(
+            r["id"] for lo in range(0, len(sent), 10_000)
+            for r in c.query(name, filter=f"id >= {lo} and id < {lo + 10_000}", output_fields=["id"], limit=16384)
+        )
+        assert len(got) == len(set(got)), "duplicated rows after kill -9"
+        assert set(acked_at_kill) <= set(got), f"{len(set(acked_at_kill) - set(got))} acknowledged rows lost"
+        assert set(got) <= set(sent)
+        assert count_rows(c, name) == len(got)
+    finally:
+        c.close()

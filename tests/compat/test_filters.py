@@ -121,6 +121,8 @@ CASES = [
     ('meta["n"] > 25', lambda r: m(r, "n") > 25),
     ('meta["n"] in [1, 2, 3, 7]', lambda r: m(r, "n") in (1, 2, 3, 7)),
     ('meta["flag"] == true', lambda r: m(r, "flag") is True),
+    ('meta["tags"][0] == 1', lambda r: (m(r, "tags") or [None])[0] == 1),
+    ('meta["a"]["b"] == 1 or meta["n"] == 0', lambda r: m(r, "a", "b") == 1 or m(r, "n") == 0),
     ('meta["src"] in ["docs", "blog"] and x > 0', lambda r: m(r, "src") in ("docs", "blog") and r["x"] > 0),
     # json_contains family
     ('json_contains(meta["tags"], 3)', lambda r: 3 in (m(r, "tags") or [])),
@@ -139,6 +141,15 @@ CASES = [
     ("opt is not null", lambda r: r["opt"] is not None),
     ("opt IS NULL and x > 0", lambda r: r["opt"] is None and r["x"] > 0),
     ("opt > 20", lambda r: r["opt"] is not None and r["opt"] > 20),
+    ("opt != 6", lambda r: r["opt"] is not None and r["opt"] != 6),
+    ("opt in [1, 2, 5]", lambda r: r["opt"] in (1, 2)),
+    # more literal and operator spellings
+    ("x in [1, 2,]", lambda r: r["x"] in (1, 2)),
+    ("x in []", lambda r: False),
+    ("x not in []", lambda r: True),
+    ("x == 0b1010", lambda r: r["x"] == 10),
+    ("!(x > 0)", lambda r: not r["x"] > 0),
+    ("NOT (x > 0) AND x > -3", lambda r: -3 < r["x"] <= 0),
 ]
 
 

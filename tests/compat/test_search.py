@@ -247,6 +247,44 @@ def test_filtered_search_exact_hnsw_selective_and_unselective(client, unique_nam
         client.drop_collection(name)
 
 
+@pytest.mark.parametrize("index_type,build", [("HNSW", {"M": 8, "efConstruction": 64}), ("FLAT", {})])
+def test_deleted_rows_never_returned_and_k_still_filled(client, unique_name, index_type, build):
+    """Delete the 30 nearest neighbours of q: the next 10 come back, none of the deleted."""
+    name = unique_name()
+    make_loaded_collection(client, name, dim=DIM, index_type=index_type, metric="L2", **build)
+    try:
+        n = 600
+        vecs = fill(client, name, n=n, seed=12)
+        q = rand_vectors(1, DIM, seed=120)[0]
+        nearest = [i for i, _ in expected_topk("L2", q, vecs, list(range(n)), 30)]
+        assert client.delete(name, ids=nearest)["delete_count"] == 30
+        mask = [i not in set(nearest) for i in range(n)]
+        res = client.search(name, [q.tolist()], limit=10, search_params={"params": {"ef": 64}})
+        assert len(res[0]) == 10
+        assert not {h["id"] for h in res[0]} & set(nearest)
+        assert_hits_match("L2", res[0], expected_topk("L2", q, vecs, list(range(n)), 10, mask=mask))
+    finally:
+        client.drop_collection(name)
+
+
+def test_range_search_hnsw_l2(client, unique_name):
+    name = unique_name()
+    make_loaded_collection(client, name, dim=DIM, index_type="HNSW", metric="L2", M=16, efConstruction=200)
+    try:
+        vecs = fill(client, name, seed=13)
+        q = vecs[3]
+        d = scores("L2", q, vecs)
+        radius = float(np.quantile(d, 0.03))
+        res = client.search(name, [q.tolist()], limit=50,
+                            search_params={"metric_type": "L2", "params": {"radius": radius, "ef": 200}})
+        want = {i for i in range(N) if d[i] < radius}
+        assert {h["id"] for h in res[0]} == want
+        assert all(h["distance"] < radius + 1e-5 for h in res[0])
+        assert_sorted("L2", [h["distance"] for h in res[0]])
+    finally:
+        client.drop_collection(name)
+
+
 def test_filter_matching_fewer_than_k(client, l2coll):
     name, _ = l2coll
     res = client.search(name, [[0.0] * DIM], limit=20, filter="id < 5")

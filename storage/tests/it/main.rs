@@ -3,6 +3,7 @@
 //! seal-shaped flow across codec, object storage and metadata.
 
 mod codec;
+mod s3;
 mod seal;
 mod wal;
 
