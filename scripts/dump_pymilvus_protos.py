@@ -74,12 +74,12 @@ UNSUPPORTED_RPCS = [
     "RunAnalyzer", "AddFileResource", "RemoveFileResource", "ListFileResources",
     "AddUserTags", "DeleteUserTags", "GetUserTags", "ListUsersWithTag",
     "CreateRowPolicy", "DropRowPolicy", "ListRowPolicies",
-    "UpdateReplicateConfiguration", "GetReplicateConfiguration", "GetReplicateInfo",
+    "UpdateReplicateConfiguration", "GetReplicateConfiguration",
     "ComputePhraseMatchSlop",
     "CreateSnapshot", "DropSnapshot", "ListSnapshots", "DescribeSnapshot", "RestoreSnapshot",
     "RestoreExternalSnapshot", "ExportSnapshot", "GetExportSnapshotState",
     "GetRestoreSnapshotState", "ListRestoreSnapshotJobs", "PinSnapshotData", "UnpinSnapshotData",
-    "AlterCollectionSchema", "BatchUpdateManifest", "RefreshExternalCollection",
+    "BatchUpdateManifest", "RefreshExternalCollection",
     "GetRefreshExternalCollectionProgress", "ListRefreshExternalCollectionJobs",
 ]
 
@@ -92,6 +92,12 @@ SKIPPED_RPCS = {
     # a stand-in cannot be declared in milvus.proto under that package name
     "ListIndexedSegment": "types in milvus.proto.feder",
     "DescribeSegmentIndexData": "types in milvus.proto.feder",
+    # pymilvus's add_collection_field tries AlterCollectionSchema first and falls back to the
+    # AddCollectionField RPC (which Quiver serves) only on gRPC UNIMPLEMENTED (or one specific
+    # "external collection" status): an in-band "not supported" would break add_collection_field
+    "AlterCollectionSchema": "UNIMPLEMENTED drives pymilvus's add_collection_field fallback",
+    # GetReplicateInfoResponse has no status field: an in-band answer would read as success
+    "GetReplicateInfo": "response has no status field",
 }
 
 DECLARED_RPCS = RPCS + UNSUPPORTED_RPCS

@@ -32,8 +32,6 @@ pub enum QuiverError {
     DatabaseInvalid(String),
     #[error("invalid parameter[{0}]")]
     InvalidParameter(String),
-    #[error("parameter too large[{0}]")]
-    ParameterTooLarge(String),
     #[error("field not found[field={0}]")]
     FieldNotFound(String),
     #[error("alias not found[database={db}][alias={alias}]")]
@@ -75,7 +73,6 @@ impl QuiverError {
             DatabaseNotFound(_) => (800, legacy::UNEXPECTED),
             DatabaseInvalid(_) => (802, legacy::UNEXPECTED),
             InvalidParameter(_) => (1100, legacy::ILLEGAL_ARGUMENT),
-            ParameterTooLarge(_) => (1102, legacy::UNEXPECTED),
             FieldNotFound(_) => (1700, legacy::UNEXPECTED),
             AliasNotFound { .. } => (1600, legacy::UNEXPECTED),
             AliasNameConflict(_) => (1601, legacy::UNEXPECTED),

@@ -51,7 +51,8 @@ impl IndexNode {
         rayon::spawn(move || {
             let _ = tx.send(build_now(&task));
         });
-        rx.await.map_err(|_| QuiverError::Internal("index build aborted".into()))?
+        rx.await
+            .map_err(|_| QuiverError::Internal("index build aborted".into()))?
     }
 }
 

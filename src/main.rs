@@ -22,7 +22,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "quiver", version, about = "A Milvus-compatible vector database")]
+#[command(
+    name = "quiver",
+    version,
+    about = "A Milvus-compatible vector database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -46,16 +46,6 @@ impl RowMask {
         &self.words
     }
 
-    /// Number of rows covered.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when the mask covers no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Number of rows set.
     pub fn count(&self) -> usize {
         self.ones

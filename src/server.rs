@@ -39,7 +39,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         catalog.clone(),
         meta,
         store,
-        index.clone(),
+        index,
     )
     .await?;
     let query = Arc::new(QueryNode::new(data.clone()));
@@ -47,7 +47,6 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         catalog,
         data,
         query,
-        index,
     }))
 }
 
@@ -87,13 +86,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -278,6 +278,23 @@ impl Binder<'_> {
             (_, Value::Array(items)) => items.clone(),
             _ => return invalid(format!("{name}() needs an array as second argument")),
         };
+        if let Val::Path {
+            col,
+            is_array: true,
+            ..
+        } = &v
+        {
+            let elem = self.schema.field(col).and_then(|f| f.element_type);
+            if let Some(elem) = elem.map(scalar_ty) {
+                for it in &items {
+                    if !comparable(CmpOp::Eq, elem, lit_ty(it)?) {
+                        return invalid(format!(
+                            "type mismatch: {name}() value {it} does not match elements of {col}"
+                        ));
+                    }
+                }
+            }
+        }
         Ok(Pred::Contains(kind, v, items))
     }
 

@@ -11,6 +11,7 @@
 //! only make the affected rows not match.
 
 mod bind;
+mod columns;
 mod datum;
 mod eval;
 mod json;
@@ -40,6 +41,14 @@ pub enum FilterError {
     /// The segment's data does not fit the plan (system error; rare).
     #[error("cannot evaluate expression: {0}")]
     Eval(String),
+}
+
+impl FilterError {
+    /// True when the client's expression is at fault (syntax or semantics),
+    /// false for evaluation failures caused by stored data.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, FilterError::Eval(_))
+    }
 }
 
 /// A primary-key value, for point lookups.

@@ -86,6 +86,19 @@ const FUNCTIONS: &[&str] = &[
     "array_length",
 ];
 
+/// Milvus functions Quiver recognises but does not evaluate.
+const UNSUPPORTED_FUNCTIONS: &[&str] = &[
+    "text_match",
+    "phrase_match",
+    "random_sample",
+    "match_all",
+    "match_any",
+    "match_least",
+    "match_most",
+    "match_exact",
+    "element_filter",
+];
+
 pub(crate) struct Parser<'a> {
     toks: Vec<Token>,
     i: usize,
@@ -164,6 +177,10 @@ impl<'a> Parser<'a> {
     fn unexpected(&self) -> FilterError {
         let pos = self.pos();
         match self.toks.get(self.i) {
+            Some(Token {
+                tok: Tok::Unsupported(op),
+                ..
+            }) => crate::syntax_error(self.src, pos, &format!("operator '{op}' is not supported")),
             Some(t) if t.tok != Tok::Eof => {
                 crate::syntax_error(self.src, pos, &format!("unexpected token '{}'", t.text))
             }
@@ -428,18 +445,14 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Like => {
                     self.bump();
-                    match self.bump() {
-                        Tok::Str(p) => {
-                            e = Ast {
-                                kind: Kind::Like(Box::new(e), p),
-                                pos,
-                            }
-                        }
-                        _ => {
-                            self.i -= 1;
-                            return Err(self.unexpected());
-                        }
-                    }
+                    let Tok::Str(p) = self.peek().clone() else {
+                        return Err(self.unexpected());
+                    };
+                    self.bump();
+                    e = Ast {
+                        kind: Kind::Like(Box::new(e), p),
+                        pos,
+                    };
                 }
                 Tok::Is => {
                     self.bump();
@@ -551,6 +564,11 @@ impl<'a> Parser<'a> {
 
     fn call(&mut self, name: String, pos: usize) -> Result<Ast, FilterError> {
         let lower = name.to_ascii_lowercase();
+        if UNSUPPORTED_FUNCTIONS.contains(&lower.as_str()) || lower.starts_with("st_") {
+            return Err(FilterError::Invalid(format!(
+                "function {name}() is not supported by Quiver"
+            )));
+        }
         if !FUNCTIONS.contains(&lower.as_str()) {
             return Err(crate::syntax_error(
                 self.src,

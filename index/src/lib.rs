@@ -13,6 +13,7 @@ pub mod flat;
 pub mod hnsw;
 pub mod kernels;
 mod metric;
+mod quant;
 mod topk;
 
 pub use bitset::Bitset;

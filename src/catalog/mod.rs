@@ -360,7 +360,11 @@ impl Catalog {
     /// Removes an alias (absent is fine, as in Milvus).
     pub fn drop_alias(&self, db: &str, alias: &str) -> Result<()> {
         let mut st = self.state.write();
-        if st.aliases.remove(&(db.to_string(), alias.to_string())).is_some() {
+        if st
+            .aliases
+            .remove(&(db.to_string(), alias.to_string()))
+            .is_some()
+        {
             self.meta.delete(&alias_key(db, alias))?;
         }
         Ok(())

@@ -69,6 +69,18 @@ pub fn empty_field_data(field: &FieldSchema) -> FieldData {
     fd
 }
 
+/// Whether `a` can be read as `b` without a cast (nested field names and nullability are
+/// ignored, e.g. a Parquet `element` child instead of `item`).
+fn same_layout(a: &ArrowType, b: &ArrowType) -> bool {
+    match (a, b) {
+        (ArrowType::List(x), ArrowType::List(y)) => same_layout(x.data_type(), y.data_type()),
+        (ArrowType::FixedSizeList(x, n), ArrowType::FixedSizeList(y, m)) => {
+            n == m && same_layout(x.data_type(), y.data_type())
+        }
+        _ => a == b,
+    }
+}
+
 /// Values of a primitive column, placeholders (`Default`) under nulls.
 fn prim_values<T: ArrowPrimitiveType, U>(array: &dyn Array, f: impl Fn(T::Native) -> U) -> Vec<U>
 where
@@ -92,7 +104,7 @@ where
 pub fn column_to_field_data(field: &FieldSchema, array: &dyn Array) -> FieldData {
     let want = field.arrow_type();
     let cast: ArrayRef;
-    let array: &dyn Array = if array.data_type() == &want {
+    let array: &dyn Array = if same_layout(array.data_type(), &want) {
         array
     } else {
         match arrow::compute::cast(array, &want) {

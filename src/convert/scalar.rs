@@ -81,15 +81,20 @@ pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -
             utf8(layout.expand(a.data), default_str(field))
         }
         (DataType::Json, Some(D::JsonData(a))) => {
-            for (i, doc) in a.data.iter().enumerate() {
-                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(doc) {
+            let layout = Layout::resolve(field, valid, a.data.len(), num_rows)?;
+            let rows = layout.expand(a.data);
+            // Only real values are checked: dense layouts may hold empty placeholders.
+            for (i, doc) in rows.iter().enumerate() {
+                if let Some(Err(e)) = doc
+                    .as_ref()
+                    .map(|d| serde_json::from_slice::<serde::de::IgnoredAny>(d))
+                {
                     return Err(invalid(format!(
-                        "invalid JSON in field ({name}) at value {i}: {e}"
+                        "invalid JSON in field ({name}) at row {i}: {e}"
                     )));
                 }
             }
-            let layout = Layout::resolve(field, valid, a.data.len(), num_rows)?;
-            binary(layout.expand(a.data), default_str(field).map(str::as_bytes))
+            binary(rows, default_str(field).map(str::as_bytes))
         }
         (DataType::Array, Some(D::ArrayData(a))) => super::array::list(field, a, valid, num_rows)?,
         (t, d) => return Err(mismatch(name, t, super::layout::scalar_kind(&d))),

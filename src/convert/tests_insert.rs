@@ -4,12 +4,12 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
-use quiver_storage::{CollectionSchema, DataType, FieldSchema, ScalarValue};
+use quiver_storage::{CollectionSchema, DataType, FieldSchema};
 
 use super::*;
 use crate::proto::schema::{
-    field_data, scalar_field::Data as D, vector_field, ArrayArray, BoolArray, DoubleArray,
-    FieldData, FloatArray, IntArray, JsonArray, LongArray, ScalarField, StringArray, VectorField,
+    field_data, scalar_field::Data as D, vector_field, BoolArray, DoubleArray, FieldData,
+    FloatArray, IntArray, JsonArray, LongArray, ScalarField, StringArray, VectorField,
 };
 
 pub(super) fn field(id: i64, name: &str, t: DataType) -> FieldSchema {

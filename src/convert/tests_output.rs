@@ -238,3 +238,36 @@ fn large_float_insert_is_fast() {
     assert!(took.as_millis() < 50, "took {took:?}");
     eprintln!("1000 x 1536 insert_batch: {took:?}");
 }
+
+#[test]
+fn foreign_child_names_are_read_without_cast() {
+    use arrow::array::{FixedSizeListArray, Float32Array};
+    use arrow::datatypes::{DataType as ArrowType, Field};
+    let child = Arc::new(Field::new("element", ArrowType::Float32, true));
+    let values = Arc::new(Float32Array::from(vec![1.0, 2.0, 3.0, 4.0]));
+    let fsl = FixedSizeListArray::new(child, 2, values, None);
+    let mut v = field(101, "v", DataType::FloatVector);
+    v.dim = Some(2);
+    let mut want = vecs("v", 2, vec![3.0, 4.0]);
+    want.field_id = 101;
+    assert_eq!(column_to_field_data(&v, &fsl.slice(1, 1)), want);
+}
+
+#[test]
+fn dense_json_placeholders_are_not_parsed() {
+    let mut f = field(102, "j", DataType::Json);
+    f.nullable = true;
+    let s = schema(vec![f], false);
+    let mut j = super::tests_insert::sc(
+        DataType::Json,
+        "j",
+        D::JsonData(crate::proto::schema::JsonArray {
+            data: vec![b"{}".to_vec(), Vec::new()],
+        }),
+        vec![true, false],
+    );
+    j.field_id = 0;
+    let cols = vec![longs("id", vec![1, 2]), vecs("v", 2, vec![0.0; 4]), j];
+    let batch = super::tests_insert::run(&s, cols, 2).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(batch.column(2).null_count(), 1);
+}

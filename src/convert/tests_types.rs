@@ -260,4 +260,3 @@ fn arrays_round_trip() {
         assert_eq!(got, expected(&f, D::ArrayData(rows), vec![]), "{elem:?}");
     }
 }
-

@@ -16,7 +16,7 @@ use quiver_storage::{CollectionSchema, Lsn};
 
 use super::manifest::SegmentEntry;
 use crate::error::{QuiverError, Result};
-use crate::segment::{PartitionId, RowMask, Segment, SegmentId};
+use crate::segment::{PartitionId, Segment, SegmentId};
 
 /// Where a live row is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,7 +264,10 @@ pub fn pk_values(col: &dyn Array) -> Result<Vec<PkValue>> {
         return Ok(a.values().iter().map(|v| PkValue::Int(*v)).collect());
     }
     if let Some(a) = col.as_string_opt::<i32>() {
-        return Ok(a.iter().map(|v| PkValue::Str(v.unwrap_or("").to_string())).collect());
+        return Ok(a
+            .iter()
+            .map(|v| PkValue::Str(v.unwrap_or("").to_string()))
+            .collect());
     }
     Err(QuiverError::Internal(format!(
         "unsupported primary key column type {}",
@@ -313,7 +316,10 @@ mod tests {
             .expect("insert");
         assert_eq!(st.segments.len(), 1);
         assert_eq!(st.segments[0].live_rows(), 2);
-        assert_eq!(d.apply_delete(&mut st, 3, &[PkValue::Int(1), PkValue::Int(9)]), 1);
+        assert_eq!(
+            d.apply_delete(&mut st, 3, &[PkValue::Int(1), PkValue::Int(9)]),
+            1
+        );
         assert_eq!(st.segments[0].live_rows(), 1);
         assert_eq!(st.first_unsealed_lsn, Some(1));
         assert_eq!(st.applied_lsn, 3);

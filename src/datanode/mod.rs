@@ -22,7 +22,7 @@ use parking_lot::{Mutex, RwLock};
 use quiver_filter::PkValue;
 use quiver_storage::{MetaStore, ObjectStorage, Wal, WalOptions};
 
-pub use collection::{pk_values, CollectionData, DataState, RowLoc};
+pub use collection::{pk_values, CollectionData};
 pub use record::WalRecord;
 
 use crate::catalog::{Catalog, CollectionMeta};

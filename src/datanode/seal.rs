@@ -40,7 +40,8 @@ pub async fn recover_collection(
         .map_err(|e| QuiverError::Internal(format!("corrupt manifest of {}: {e}", meta.id)))?;
     for entry in &manifest.segments {
         let parquet = store.get(&entry.data_key).await?;
-        let batch = join(tokio::task::spawn_blocking(move || parquet_to_batch(parquet, None)).await)??;
+        let batch =
+            join(tokio::task::spawn_blocking(move || parquet_to_batch(parquet, None)).await)??;
         let mask = match &entry.delete_key {
             Some(k) => {
                 let (words, len) = decode_bitmap(&store.get(k).await?)?;
@@ -169,7 +170,13 @@ async fn persist_masks(store: &ObjectStorage, data: &CollectionData) -> Result<(
                 st.segments
                     .iter()
                     .find(|s| s.id == id && s.sealed)
-                    .map(|s| (id, encode_bitmap(s.deleted.words(), s.rows), s.deleted.count()))
+                    .map(|s| {
+                        (
+                            id,
+                            encode_bitmap(s.deleted.words(), s.rows),
+                            s.deleted.count(),
+                        )
+                    })
             })
             .collect()
     };
@@ -216,8 +223,12 @@ fn write_manifest_with(
 ) -> Result<()> {
     let manifest = {
         let st = data.state.read();
-        let live: std::collections::HashSet<SegmentId> =
-            st.segments.iter().filter(|s| s.sealed).map(|s| s.id).collect();
+        let live: std::collections::HashSet<SegmentId> = st
+            .segments
+            .iter()
+            .filter(|s| s.sealed)
+            .map(|s| s.id)
+            .collect();
         let mut segments: Vec<SegmentEntry> = st
             .files
             .values()

@@ -24,7 +24,11 @@ pub async fn drop_alias(p: Arc<Proxy>, ctx: Ctx, r: m::DropAliasRequest) -> Resu
     Ok(Status::default())
 }
 
-pub async fn describe_alias(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeAliasRequest) -> Result<m::DescribeAliasResponse> {
+pub async fn describe_alias(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::DescribeAliasRequest,
+) -> Result<m::DescribeAliasResponse> {
     let db = ctx.db(&r.db_name).to_string();
     let collection = p.catalog.describe_alias(&db, &r.alias)?;
     Ok(m::DescribeAliasResponse {
@@ -35,7 +39,11 @@ pub async fn describe_alias(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeAliasRequest)
     })
 }
 
-pub async fn list_aliases(p: Arc<Proxy>, ctx: Ctx, r: m::ListAliasesRequest) -> Result<m::ListAliasesResponse> {
+pub async fn list_aliases(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::ListAliasesRequest,
+) -> Result<m::ListAliasesResponse> {
     let db = ctx.db(&r.db_name).to_string();
     let id = if r.collection_name.is_empty() {
         None
@@ -50,7 +58,11 @@ pub async fn list_aliases(p: Arc<Proxy>, ctx: Ctx, r: m::ListAliasesRequest) -> 
     })
 }
 
-pub async fn create_database(p: Arc<Proxy>, _c: Ctx, r: m::CreateDatabaseRequest) -> Result<Status> {
+pub async fn create_database(
+    p: Arc<Proxy>,
+    _c: Ctx,
+    r: m::CreateDatabaseRequest,
+) -> Result<Status> {
     p.catalog
         .create_database(&r.db_name, kv_pairs(&r.properties))?;
     Ok(Status::default())
@@ -61,7 +73,11 @@ pub async fn drop_database(p: Arc<Proxy>, _c: Ctx, r: m::DropDatabaseRequest) ->
     Ok(Status::default())
 }
 
-pub async fn list_databases(p: Arc<Proxy>, _c: Ctx, _r: m::ListDatabasesRequest) -> Result<m::ListDatabasesResponse> {
+pub async fn list_databases(
+    p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::ListDatabasesRequest,
+) -> Result<m::ListDatabasesResponse> {
     let dbs = p.catalog.list_databases();
     Ok(m::ListDatabasesResponse {
         status: ok_status(),
@@ -71,7 +87,11 @@ pub async fn list_databases(p: Arc<Proxy>, _c: Ctx, _r: m::ListDatabasesRequest)
     })
 }
 
-pub async fn describe_database(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeDatabaseRequest) -> Result<m::DescribeDatabaseResponse> {
+pub async fn describe_database(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::DescribeDatabaseRequest,
+) -> Result<m::DescribeDatabaseResponse> {
     let d = p.catalog.database(ctx.db(&r.db_name))?;
     Ok(m::DescribeDatabaseResponse {
         status: ok_status(),
@@ -83,10 +103,7 @@ pub async fn describe_database(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeDatabaseRe
 }
 
 pub async fn alter_database(p: Arc<Proxy>, ctx: Ctx, r: m::AlterDatabaseRequest) -> Result<Status> {
-    p.catalog.alter_database(
-        ctx.db(&r.db_name),
-        kv_pairs(&r.properties),
-        &r.delete_keys,
-    )?;
+    p.catalog
+        .alter_database(ctx.db(&r.db_name), kv_pairs(&r.properties), &r.delete_keys)?;
     Ok(Status::default())
 }

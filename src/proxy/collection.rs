@@ -20,7 +20,11 @@ const DEFAULT_KEY_PARTITIONS: i64 = 16;
 /// Most physical partitions a partition-key collection may ask for.
 const MAX_KEY_PARTITIONS: i64 = 4096;
 
-pub async fn create_collection(p: Arc<Proxy>, ctx: Ctx, r: m::CreateCollectionRequest) -> Result<Status> {
+pub async fn create_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::CreateCollectionRequest,
+) -> Result<Status> {
     validate_name(&r.collection_name, "collection")?;
     let db = ctx.db(&r.db_name).to_string();
     p.catalog.database(&db)?;
@@ -43,7 +47,9 @@ pub async fn create_collection(p: Arc<Proxy>, ctx: Ctx, r: m::CreateCollectionRe
         }
     };
     let partition_names: Vec<String> = if has_key {
-        (0..num_partitions).map(|i| format!("{DEFAULT_PARTITION}_{i}")).collect()
+        (0..num_partitions)
+            .map(|i| format!("{DEFAULT_PARTITION}_{i}"))
+            .collect()
     } else {
         vec![DEFAULT_PARTITION.to_string()]
     };
@@ -82,7 +88,11 @@ pub async fn create_collection(p: Arc<Proxy>, ctx: Ctx, r: m::CreateCollectionRe
     Ok(Status::default())
 }
 
-pub async fn drop_collection(p: Arc<Proxy>, ctx: Ctx, r: m::DropCollectionRequest) -> Result<Status> {
+pub async fn drop_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::DropCollectionRequest,
+) -> Result<Status> {
     let db = ctx.db(&r.db_name).to_string();
     p.catalog.database(&db)?;
     if let Some(id) = p.catalog.drop_collection(&db, &r.collection_name)? {
@@ -91,7 +101,11 @@ pub async fn drop_collection(p: Arc<Proxy>, ctx: Ctx, r: m::DropCollectionReques
     Ok(Status::default())
 }
 
-pub async fn has_collection(p: Arc<Proxy>, ctx: Ctx, r: m::HasCollectionRequest) -> Result<m::BoolResponse> {
+pub async fn has_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::HasCollectionRequest,
+) -> Result<m::BoolResponse> {
     let value = match p.collection(&ctx, &r.db_name, &r.collection_name) {
         Ok(_) => true,
         Err(QuiverError::CollectionNotFound { .. }) => false,
@@ -109,14 +123,18 @@ fn echo_schema(c: &CollectionMeta) -> Result<s::CollectionSchema> {
         .map_err(|e| QuiverError::Internal(format!("stored schema of {} is corrupt: {e}", c.name)))
 }
 
-pub async fn describe_collection(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeCollectionRequest) -> Result<m::DescribeCollectionResponse> {
+pub async fn describe_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::DescribeCollectionRequest,
+) -> Result<m::DescribeCollectionResponse> {
     let c = if r.collection_name.is_empty() && r.collection_id != 0 {
-        p.catalog
-            .collection_by_id(r.collection_id)
-            .ok_or_else(|| QuiverError::CollectionNotFound {
+        p.catalog.collection_by_id(r.collection_id).ok_or_else(|| {
+            QuiverError::CollectionNotFound {
                 db: ctx.db(&r.db_name).to_string(),
                 name: r.collection_id.to_string(),
-            })?
+            }
+        })?
     } else {
         p.collection(&ctx, &r.db_name, &r.collection_name)?
     };
@@ -143,7 +161,11 @@ pub async fn describe_collection(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeCollecti
     })
 }
 
-pub async fn show_collections(p: Arc<Proxy>, ctx: Ctx, r: m::ShowCollectionsRequest) -> Result<m::ShowCollectionsResponse> {
+pub async fn show_collections(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::ShowCollectionsRequest,
+) -> Result<m::ShowCollectionsResponse> {
     let mut out = m::ShowCollectionsResponse {
         status: ok_status(),
         ..Default::default()
@@ -168,7 +190,11 @@ pub async fn show_collections(p: Arc<Proxy>, ctx: Ctx, r: m::ShowCollectionsRequ
     Ok(out)
 }
 
-pub async fn get_collection_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetCollectionStatisticsRequest) -> Result<m::GetCollectionStatisticsResponse> {
+pub async fn get_collection_statistics(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetCollectionStatisticsRequest,
+) -> Result<m::GetCollectionStatisticsResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let rows = p.data.collection(c.id)?.live_rows();
     Ok(m::GetCollectionStatisticsResponse {
@@ -180,7 +206,11 @@ pub async fn get_collection_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetCollect
     })
 }
 
-pub async fn alter_collection(p: Arc<Proxy>, ctx: Ctx, r: m::AlterCollectionRequest) -> Result<Status> {
+pub async fn alter_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::AlterCollectionRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let set = kv_pairs(&r.properties);
     p.catalog.update_collection(c.id, |m| {
@@ -190,7 +220,11 @@ pub async fn alter_collection(p: Arc<Proxy>, ctx: Ctx, r: m::AlterCollectionRequ
     Ok(Status::default())
 }
 
-pub async fn alter_collection_field(p: Arc<Proxy>, ctx: Ctx, r: m::AlterCollectionFieldRequest) -> Result<Status> {
+pub async fn alter_collection_field(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::AlterCollectionFieldRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     if c.schema.field(&r.field_name).is_none() {
         return Err(QuiverError::FieldNotFound(r.field_name));
@@ -198,11 +232,18 @@ pub async fn alter_collection_field(p: Arc<Proxy>, ctx: Ctx, r: m::AlterCollecti
     Err(QuiverError::Unsupported("altering field properties".into()))
 }
 
-pub async fn rename_collection(p: Arc<Proxy>, ctx: Ctx, r: m::RenameCollectionRequest) -> Result<Status> {
+pub async fn rename_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::RenameCollectionRequest,
+) -> Result<Status> {
     validate_name(&r.new_name, "collection")?;
     let c = p.collection(&ctx, &r.db_name, &r.old_name)?;
     if c.name != r.old_name {
-        return Err(invalid(format!("{} is an alias, not a collection", r.old_name)));
+        return Err(invalid(format!(
+            "{} is an alias, not a collection",
+            r.old_name
+        )));
     }
     let new_db = if r.new_db_name.is_empty() {
         c.db.clone()
@@ -222,10 +263,16 @@ pub async fn rename_collection(p: Arc<Proxy>, ctx: Ctx, r: m::RenameCollectionRe
     Ok(Status::default())
 }
 
-pub async fn truncate_collection(p: Arc<Proxy>, ctx: Ctx, r: m::TruncateCollectionRequest) -> Result<m::TruncateCollectionResponse> {
+pub async fn truncate_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::TruncateCollectionRequest,
+) -> Result<m::TruncateCollectionResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let data = p.data.collection(c.id)?;
     let pks: Vec<_> = data.state.read().pk_index.keys().cloned().collect();
     p.data.delete(c.id, pks).await?;
-    Ok(m::TruncateCollectionResponse { status: ok_status() })
+    Ok(m::TruncateCollectionResponse {
+        status: ok_status(),
+    })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use quiver_index::Metric;
 
 use super::{ok_status, to_kv, Ctx, Proxy};
-use crate::catalog::{metric_name, CollectionMeta, IndexKind, IndexMeta};
+use crate::catalog::{CollectionMeta, IndexKind, IndexMeta};
 use crate::error::{invalid, QuiverError, Result};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
@@ -60,7 +60,12 @@ fn param<'a>(flat: &'a [(String, String)], key: &str) -> Option<&'a str> {
     flat.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn int_param(flat: &[(String, String)], key: &str, default: usize, range: (usize, usize)) -> Result<usize> {
+fn int_param(
+    flat: &[(String, String)],
+    key: &str,
+    default: usize,
+    range: (usize, usize),
+) -> Result<usize> {
     let Some(v) = param(flat, key) else {
         return Ok(default);
     };
@@ -86,16 +91,17 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         ))
     })?;
     let flat = flat_params(&r.extra_params)?;
-    let index_type = param(&flat, "index_type").unwrap_or("AUTOINDEX").to_string();
+    let index_type = param(&flat, "index_type")
+        .unwrap_or("AUTOINDEX")
+        .to_string();
     let index_name = if r.index_name.is_empty() {
         field.name.clone()
     } else {
         r.index_name.clone()
     };
     let (kind, metric, mm, efc) = if field.is_vector() {
-        let kind = vector_kind(&index_type).ok_or_else(|| {
-            invalid(format!("invalid index type: {index_type}"))
-        })?;
+        let kind = vector_kind(&index_type)
+            .ok_or_else(|| invalid(format!("invalid index type: {index_type}")))?;
         let metric_s = param(&flat, "metric_type").unwrap_or("COSINE");
         let metric = Metric::parse(metric_s).ok_or_else(|| {
             invalid(format!(
@@ -112,7 +118,10 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
                 field.name
             )));
         }
-        if field.data_type == quiver_storage::DataType::Json && param(&flat, "json_path").is_none() && index_type.eq_ignore_ascii_case("INVERTED") {
+        if field.data_type == quiver_storage::DataType::Json
+            && param(&flat, "json_path").is_none()
+            && index_type.eq_ignore_ascii_case("INVERTED")
+        {
             return Err(invalid("json index requires json_path"));
         }
         (IndexKind::Scalar, None, 0, 0)
@@ -167,7 +176,11 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
 }
 
 /// The indexes a request names (by index name, else field name; empty = all).
-fn select_indexes<'a>(c: &'a CollectionMeta, index_name: &str, field_name: &str) -> Result<Vec<&'a IndexMeta>> {
+fn select_indexes<'a>(
+    c: &'a CollectionMeta,
+    index_name: &str,
+    field_name: &str,
+) -> Result<Vec<&'a IndexMeta>> {
     let v: Vec<&IndexMeta> = c
         .indexes
         .iter()
@@ -205,7 +218,11 @@ fn describe_one(p: &Proxy, c: &CollectionMeta, i: &IndexMeta) -> m::IndexDescrip
     }
 }
 
-pub async fn describe_index(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeIndexRequest) -> Result<m::DescribeIndexResponse> {
+pub async fn describe_index(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::DescribeIndexRequest,
+) -> Result<m::DescribeIndexResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let descs = select_indexes(&c, &r.index_name, &r.field_name)?
         .into_iter()
@@ -217,7 +234,11 @@ pub async fn describe_index(p: Arc<Proxy>, ctx: Ctx, r: m::DescribeIndexRequest)
     })
 }
 
-pub async fn get_index_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexStatisticsRequest) -> Result<m::GetIndexStatisticsResponse> {
+pub async fn get_index_statistics(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetIndexStatisticsRequest,
+) -> Result<m::GetIndexStatisticsResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let descs = select_indexes(&c, &r.index_name, "")?
         .into_iter()
@@ -229,7 +250,11 @@ pub async fn get_index_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexStatist
     })
 }
 
-pub async fn get_index_state(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexStateRequest) -> Result<m::GetIndexStateResponse> {
+pub async fn get_index_state(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetIndexStateRequest,
+) -> Result<m::GetIndexStateResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
     Ok(m::GetIndexStateResponse {
@@ -239,7 +264,11 @@ pub async fn get_index_state(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexStateRequest
     })
 }
 
-pub async fn get_index_build_progress(p: Arc<Proxy>, ctx: Ctx, r: m::GetIndexBuildProgressRequest) -> Result<m::GetIndexBuildProgressResponse> {
+pub async fn get_index_build_progress(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetIndexBuildProgressRequest,
+) -> Result<m::GetIndexBuildProgressResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
     let d = describe_one(&p, &c, i);
@@ -276,13 +305,23 @@ pub async fn alter_index(p: Arc<Proxy>, ctx: Ctx, r: m::AlterIndexRequest) -> Re
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     select_indexes(&c, &r.index_name, "")?;
     for kv in &r.extra_params {
-        if matches!(kv.key.as_str(), "index_type" | "metric_type" | "M" | "efConstruction" | "params") {
-            return Err(invalid(format!("{} cannot be altered on an existing index", kv.key)));
+        if matches!(
+            kv.key.as_str(),
+            "index_type" | "metric_type" | "M" | "efConstruction" | "params"
+        ) {
+            return Err(invalid(format!(
+                "{} cannot be altered on an existing index",
+                kv.key
+            )));
         }
     }
     p.catalog.update_collection(c.id, |m| {
         if let Some(i) = m.indexes.iter_mut().find(|i| i.name == r.index_name) {
-            crate::catalog::merge_properties(&mut i.params, super::kv_pairs(&r.extra_params), &r.delete_keys);
+            crate::catalog::merge_properties(
+                &mut i.params,
+                super::kv_pairs(&r.extra_params),
+                &r.delete_keys,
+            );
         }
         Ok(())
     })?;
@@ -302,7 +341,11 @@ pub fn require_vector_indexes(c: &CollectionMeta) -> Result<()> {
     Ok(())
 }
 
-pub async fn load_collection(p: Arc<Proxy>, ctx: Ctx, r: m::LoadCollectionRequest) -> Result<Status> {
+pub async fn load_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::LoadCollectionRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     require_vector_indexes(&c)?;
     if !c.loaded {
@@ -315,7 +358,11 @@ pub async fn load_collection(p: Arc<Proxy>, ctx: Ctx, r: m::LoadCollectionReques
     Ok(Status::default())
 }
 
-pub async fn release_collection(p: Arc<Proxy>, ctx: Ctx, r: m::ReleaseCollectionRequest) -> Result<Status> {
+pub async fn release_collection(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::ReleaseCollectionRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     if c.any_loaded() {
         p.catalog.update_collection(c.id, |m| {
@@ -334,9 +381,15 @@ fn loaded(p: &Proxy, c: &CollectionMeta, partitions: &[String]) -> Result<bool> 
     })
 }
 
-pub async fn get_load_state(p: Arc<Proxy>, ctx: Ctx, r: m::GetLoadStateRequest) -> Result<m::GetLoadStateResponse> {
+pub async fn get_load_state(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetLoadStateRequest,
+) -> Result<m::GetLoadStateResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let state = if loaded(&p, &c, &r.partition_names)? || (r.partition_names.is_empty() && c.any_loaded()) {
+    let state = if loaded(&p, &c, &r.partition_names)?
+        || (r.partition_names.is_empty() && c.any_loaded())
+    {
         LOAD_STATE_LOADED
     } else {
         LOAD_STATE_NOT_LOAD
@@ -347,9 +400,14 @@ pub async fn get_load_state(p: Arc<Proxy>, ctx: Ctx, r: m::GetLoadStateRequest) 
     })
 }
 
-pub async fn get_loading_progress(p: Arc<Proxy>, ctx: Ctx, r: m::GetLoadingProgressRequest) -> Result<m::GetLoadingProgressResponse> {
+pub async fn get_loading_progress(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetLoadingProgressRequest,
+) -> Result<m::GetLoadingProgressResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let done = loaded(&p, &c, &r.partition_names)? || (r.partition_names.is_empty() && c.any_loaded());
+    let done =
+        loaded(&p, &c, &r.partition_names)? || (r.partition_names.is_empty() && c.any_loaded());
     if !done {
         return Err(QuiverError::CollectionNotLoaded(c.name.clone()));
     }
@@ -358,9 +416,4 @@ pub async fn get_loading_progress(p: Arc<Proxy>, ctx: Ctx, r: m::GetLoadingProgr
         progress: 100,
         refresh_progress: 100,
     })
-}
-
-/// The metric name of an index, for error messages.
-pub fn index_metric_name(i: &IndexMeta) -> &'static str {
-    i.metric.map(metric_name).unwrap_or("")
 }

@@ -44,14 +44,22 @@ pub async fn connect(p: Arc<Proxy>, ctx: Ctx, _r: m::ConnectRequest) -> Result<m
     })
 }
 
-pub async fn get_version(_p: Arc<Proxy>, _c: Ctx, _r: m::GetVersionRequest) -> Result<m::GetVersionResponse> {
+pub async fn get_version(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::GetVersionRequest,
+) -> Result<m::GetVersionResponse> {
     Ok(m::GetVersionResponse {
         status: ok_status(),
         version: VERSION.to_string(),
     })
 }
 
-pub async fn check_health(_p: Arc<Proxy>, _c: Ctx, _r: m::CheckHealthRequest) -> Result<m::CheckHealthResponse> {
+pub async fn check_health(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::CheckHealthRequest,
+) -> Result<m::CheckHealthResponse> {
     Ok(m::CheckHealthResponse {
         status: ok_status(),
         is_healthy: true,
@@ -59,14 +67,22 @@ pub async fn check_health(_p: Arc<Proxy>, _c: Ctx, _r: m::CheckHealthRequest) ->
     })
 }
 
-pub async fn alloc_timestamp(p: Arc<Proxy>, _c: Ctx, _r: m::AllocTimestampRequest) -> Result<m::AllocTimestampResponse> {
+pub async fn alloc_timestamp(
+    p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::AllocTimestampRequest,
+) -> Result<m::AllocTimestampResponse> {
     Ok(m::AllocTimestampResponse {
         status: ok_status(),
         timestamp: p.catalog.tso(),
     })
 }
 
-pub async fn get_component_states(_p: Arc<Proxy>, _c: Ctx, _r: m::GetComponentStatesRequest) -> Result<m::ComponentStates> {
+pub async fn get_component_states(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::GetComponentStatesRequest,
+) -> Result<m::ComponentStates> {
     let info = |role: &str| m::ComponentInfo {
         node_id: 1,
         role: role.to_string(),
@@ -80,7 +96,11 @@ pub async fn get_component_states(_p: Arc<Proxy>, _c: Ctx, _r: m::GetComponentSt
     })
 }
 
-pub async fn get_metrics(p: Arc<Proxy>, _c: Ctx, _r: m::GetMetricsRequest) -> Result<m::GetMetricsResponse> {
+pub async fn get_metrics(
+    p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::GetMetricsRequest,
+) -> Result<m::GetMetricsResponse> {
     let collections = p.catalog.all_collections().len();
     Ok(m::GetMetricsResponse {
         status: ok_status(),
@@ -89,27 +109,40 @@ pub async fn get_metrics(p: Arc<Proxy>, _c: Ctx, _r: m::GetMetricsRequest) -> Re
     })
 }
 
-pub async fn add_collection_field(_p: Arc<Proxy>, _c: Ctx, _r: m::AddCollectionFieldRequest) -> Result<Status> {
-    Err(QuiverError::Unsupported("adding a field to an existing collection".into()))
+pub async fn add_collection_field(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::AddCollectionFieldRequest,
+) -> Result<Status> {
+    Err(QuiverError::Unsupported(
+        "adding a field to an existing collection".into(),
+    ))
 }
 
-pub async fn list_cred_users(_p: Arc<Proxy>, _c: Ctx, _r: m::ListCredUsersRequest) -> Result<m::ListCredUsersResponse> {
+pub async fn list_cred_users(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::ListCredUsersRequest,
+) -> Result<m::ListCredUsersResponse> {
     Ok(m::ListCredUsersResponse {
         status: ok_status(),
         usernames: vec!["root".to_string()],
     })
 }
 
-pub async fn get_replicas(p: Arc<Proxy>, ctx: Ctx, r: m::GetReplicasRequest) -> Result<m::GetReplicasResponse> {
+pub async fn get_replicas(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetReplicasRequest,
+) -> Result<m::GetReplicasResponse> {
     let coll = match r.collection_name.is_empty() {
         false => p.collection(&ctx, &r.db_name, &r.collection_name)?,
-        true => p
-            .catalog
-            .collection_by_id(r.collection_id)
-            .ok_or_else(|| QuiverError::CollectionNotFound {
+        true => p.catalog.collection_by_id(r.collection_id).ok_or_else(|| {
+            QuiverError::CollectionNotFound {
                 db: ctx.db(&r.db_name).to_string(),
                 name: r.collection_id.to_string(),
-            })?,
+            }
+        })?,
     };
     Ok(m::GetReplicasResponse {
         status: ok_status(),
@@ -124,7 +157,11 @@ pub async fn get_replicas(p: Arc<Proxy>, ctx: Ctx, r: m::GetReplicasRequest) -> 
     })
 }
 
-pub async fn get_persistent_segment_info(p: Arc<Proxy>, ctx: Ctx, r: m::GetPersistentSegmentInfoRequest) -> Result<m::GetPersistentSegmentInfoResponse> {
+pub async fn get_persistent_segment_info(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetPersistentSegmentInfoRequest,
+) -> Result<m::GetPersistentSegmentInfoResponse> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let infos = p
         .data
@@ -147,7 +184,11 @@ pub async fn get_persistent_segment_info(p: Arc<Proxy>, ctx: Ctx, r: m::GetPersi
     })
 }
 
-pub async fn get_query_segment_info(p: Arc<Proxy>, ctx: Ctx, r: m::GetQuerySegmentInfoRequest) -> Result<m::GetQuerySegmentInfoResponse> {
+pub async fn get_query_segment_info(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetQuerySegmentInfoRequest,
+) -> Result<m::GetQuerySegmentInfoResponse> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let infos = p
         .data
@@ -173,16 +214,19 @@ pub async fn get_query_segment_info(p: Arc<Proxy>, ctx: Ctx, r: m::GetQuerySegme
 }
 
 /// Compaction: sealing is what Quiver does on demand; report it as done.
-pub async fn manual_compaction(p: Arc<Proxy>, ctx: Ctx, r: m::ManualCompactionRequest) -> Result<m::ManualCompactionResponse> {
+pub async fn manual_compaction(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::ManualCompactionRequest,
+) -> Result<m::ManualCompactionResponse> {
     let coll = match r.collection_name.is_empty() {
         false => p.collection(&ctx, &r.db_name, &r.collection_name)?,
-        true => p
-            .catalog
-            .collection_by_id(r.collection_id)
-            .ok_or_else(|| QuiverError::CollectionNotFound {
+        true => p.catalog.collection_by_id(r.collection_id).ok_or_else(|| {
+            QuiverError::CollectionNotFound {
                 db: ctx.db(&r.db_name).to_string(),
                 name: r.collection_id.to_string(),
-            })?,
+            }
+        })?,
     };
     p.data.flush(coll.id).await?;
     Ok(m::ManualCompactionResponse {
@@ -192,7 +236,11 @@ pub async fn manual_compaction(p: Arc<Proxy>, ctx: Ctx, r: m::ManualCompactionRe
     })
 }
 
-pub async fn get_compaction_state(_p: Arc<Proxy>, _c: Ctx, _r: m::GetCompactionStateRequest) -> Result<m::GetCompactionStateResponse> {
+pub async fn get_compaction_state(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::GetCompactionStateRequest,
+) -> Result<m::GetCompactionStateResponse> {
     Ok(m::GetCompactionStateResponse {
         status: ok_status(),
         state: 2,

@@ -24,12 +24,11 @@ use std::sync::Arc;
 use crate::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
 use crate::datanode::DataNode;
 use crate::error::{QuiverError, Result};
-use crate::indexnode::IndexNode;
 use crate::proto::common::KeyValuePair;
 use crate::querynode::QueryNode;
 use crate::segment::PartitionId;
 
-pub use status::{ok_status, status_of};
+pub use status::ok_status;
 
 /// Largest `topk + offset` accepted by Search and Query.
 pub const MAX_TOPK: usize = 16_384;
@@ -42,7 +41,6 @@ pub struct Proxy {
     pub catalog: Arc<Catalog>,
     pub data: Arc<DataNode>,
     pub query: Arc<QueryNode>,
-    pub index: Arc<IndexNode>,
 }
 
 /// Per-request context taken from the gRPC metadata.

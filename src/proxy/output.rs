@@ -32,7 +32,11 @@ pub struct OutputPlan {
 
 /// Resolves `requested` output names against the schema. `with_pk` adds the
 /// primary key column (Query always returns it).
-pub fn resolve(schema: &CollectionSchema, requested: &[String], with_pk: bool) -> Result<OutputPlan> {
+pub fn resolve(
+    schema: &CollectionSchema,
+    requested: &[String],
+    with_pk: bool,
+) -> Result<OutputPlan> {
     let mut want_fields: Vec<&FieldSchema> = Vec::new();
     let mut all_meta = false;
     let mut meta_keys: Vec<String> = Vec::new();
@@ -95,13 +99,12 @@ pub fn resolve(schema: &CollectionSchema, requested: &[String], with_pk: bool) -
 /// `$meta["k"]` or a bare `k` names the dynamic key `k`.
 fn dynamic_key(name: &str) -> Result<String> {
     if let Some(rest) = name.strip_prefix("$meta[") {
-        let inner = rest.trim_end_matches(']').trim_matches(|c| c == '"' || c == '\'');
+        let inner = rest
+            .trim_end_matches(']')
+            .trim_matches(|c| c == '"' || c == '\'');
         return Ok(inner.to_string());
     }
-    if name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(name.to_string())
     } else {
         Err(invalid(format!("invalid output field name: {name}")))
@@ -126,7 +129,11 @@ pub fn gather(segments: &[Arc<Segment>], rows: &[(usize, usize)], col: usize) ->
 }
 
 /// Wire columns for the given rows (typed empty columns when there are none).
-pub fn build_columns(plan: &OutputPlan, segments: &[Arc<Segment>], rows: &[(usize, usize)]) -> Result<Vec<FieldData>> {
+pub fn build_columns(
+    plan: &OutputPlan,
+    segments: &[Arc<Segment>],
+    rows: &[(usize, usize)],
+) -> Result<Vec<FieldData>> {
     plan.columns
         .iter()
         .map(|c| match c {
@@ -134,12 +141,17 @@ pub fn build_columns(plan: &OutputPlan, segments: &[Arc<Segment>], rows: &[(usiz
                 if rows.is_empty() {
                     Ok(convert::empty_field_data(f))
                 } else {
-                    Ok(convert::column_to_field_data(f, gather(segments, rows, *idx)?.as_ref()))
+                    Ok(convert::column_to_field_data(
+                        f,
+                        gather(segments, rows, *idx)?.as_ref(),
+                    ))
                 }
             }
             OutCol::Meta(idx, keys) => {
                 let arr: ArrayRef = if rows.is_empty() {
-                    Arc::new(arrow::array::BinaryArray::from_iter_values(std::iter::empty::<&[u8]>()))
+                    Arc::new(arrow::array::BinaryArray::from_iter_values(
+                        std::iter::empty::<&[u8]>(),
+                    ))
                 } else {
                     gather(segments, rows, *idx)?
                 };

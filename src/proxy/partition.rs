@@ -20,7 +20,11 @@ fn no_manual_partitions(c: &crate::catalog::CollectionMeta) -> Result<()> {
     Ok(())
 }
 
-pub async fn create_partition(p: Arc<Proxy>, ctx: Ctx, r: m::CreatePartitionRequest) -> Result<Status> {
+pub async fn create_partition(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::CreatePartitionRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     no_manual_partitions(&c)?;
     validate_name(&r.partition_name, "partition")?;
@@ -70,7 +74,11 @@ pub async fn drop_partition(p: Arc<Proxy>, ctx: Ctx, r: m::DropPartitionRequest)
     Ok(Status::default())
 }
 
-pub async fn has_partition(p: Arc<Proxy>, ctx: Ctx, r: m::HasPartitionRequest) -> Result<m::BoolResponse> {
+pub async fn has_partition(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::HasPartitionRequest,
+) -> Result<m::BoolResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     Ok(m::BoolResponse {
         status: ok_status(),
@@ -78,7 +86,11 @@ pub async fn has_partition(p: Arc<Proxy>, ctx: Ctx, r: m::HasPartitionRequest) -
     })
 }
 
-pub async fn show_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::ShowPartitionsRequest) -> Result<m::ShowPartitionsResponse> {
+pub async fn show_partitions(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::ShowPartitionsRequest,
+) -> Result<m::ShowPartitionsResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let mut out = m::ShowPartitionsResponse {
         status: ok_status(),
@@ -91,14 +103,19 @@ pub async fn show_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::ShowPartitionsReques
         out.partition_names.push(part.name.clone());
         out.partition_i_ds.push(part.id);
         out.created_timestamps.push(part.created_ts);
-        out.created_utc_timestamps.push(physical_ms(part.created_ts));
+        out.created_utc_timestamps
+            .push(physical_ms(part.created_ts));
         out.in_memory_percentages
             .push(if c.partition_loaded(part.id) { 100 } else { 0 });
     }
     Ok(out)
 }
 
-pub async fn load_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::LoadPartitionsRequest) -> Result<Status> {
+pub async fn load_partitions(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::LoadPartitionsRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     super::index::require_vector_indexes(&c)?;
     let ids = p
@@ -110,7 +127,10 @@ pub async fn load_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::LoadPartitionsReques
                 m.loaded_partitions.push(id);
             }
         }
-        if m.partitions.iter().all(|x| m.loaded_partitions.contains(&x.id)) {
+        if m.partitions
+            .iter()
+            .all(|x| m.loaded_partitions.contains(&x.id))
+        {
             m.loaded = true;
         }
         Ok(())
@@ -118,7 +138,11 @@ pub async fn load_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::LoadPartitionsReques
     Ok(Status::default())
 }
 
-pub async fn release_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::ReleasePartitionsRequest) -> Result<Status> {
+pub async fn release_partitions(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::ReleasePartitionsRequest,
+) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let ids = p.partition_ids(&c, &r.partition_names)?.unwrap_or_default();
     p.catalog.update_collection(c.id, |m| {
@@ -132,7 +156,11 @@ pub async fn release_partitions(p: Arc<Proxy>, ctx: Ctx, r: m::ReleasePartitions
     Ok(Status::default())
 }
 
-pub async fn get_partition_statistics(p: Arc<Proxy>, ctx: Ctx, r: m::GetPartitionStatisticsRequest) -> Result<m::GetPartitionStatisticsResponse> {
+pub async fn get_partition_statistics(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::GetPartitionStatisticsRequest,
+) -> Result<m::GetPartitionStatisticsResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let part = c
         .partition(&r.partition_name)

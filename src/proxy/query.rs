@@ -54,7 +54,11 @@ pub fn templates(v: &HashMap<String, s::TemplateValue>) -> HashMap<String, serde
 }
 
 /// Parses a filter; None for an empty expression.
-pub fn parse_filter(coll: &CollectionMeta, expr: &str, tpl: &HashMap<String, serde_json::Value>) -> Result<Option<Filter>> {
+pub fn parse_filter(
+    coll: &CollectionMeta,
+    expr: &str,
+    tpl: &HashMap<String, serde_json::Value>,
+) -> Result<Option<Filter>> {
     if expr.trim().is_empty() {
         return Ok(None);
     }
@@ -64,7 +68,12 @@ pub fn parse_filter(coll: &CollectionMeta, expr: &str, tpl: &HashMap<String, ser
 /// Partitions a request may touch: explicit names, narrowed by the partition
 /// key when the filter pins it to literal values (tenant isolation); and each
 /// must be loaded.
-pub fn plan_partitions(p: &Proxy, coll: &CollectionMeta, names: &[String], filter: Option<&Filter>) -> Result<Option<Vec<PartitionId>>> {
+pub fn plan_partitions(
+    p: &Proxy,
+    coll: &CollectionMeta,
+    names: &[String],
+    filter: Option<&Filter>,
+) -> Result<Option<Vec<PartitionId>>> {
     let explicit = p.partition_ids(coll, names)?;
     if !coll.any_loaded() {
         return Err(QuiverError::CollectionNotLoaded(coll.name.clone()));
@@ -114,7 +123,11 @@ fn parse_usize(kvs: &[crate::proto::common::KeyValuePair], key: &str) -> Result<
             .ok()
             .filter(|n| *n >= 0)
             .map(|n| Some(n as usize))
-            .ok_or_else(|| invalid(format!("{key} [{v}] is invalid, should be a non-negative integer"))),
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{key} [{v}] is invalid, should be a non-negative integer"
+                ))
+            }),
     }
 }
 
@@ -123,9 +136,14 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
     let filter = parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
     let limit = parse_usize(&r.query_params, "limit")?;
     let offset = parse_usize(&r.query_params, "offset")?.unwrap_or(0);
-    let count_only = r.output_fields.iter().any(|f| f.trim().eq_ignore_ascii_case("count(*)"));
+    let count_only = r
+        .output_fields
+        .iter()
+        .any(|f| f.trim().eq_ignore_ascii_case("count(*)"));
     if count_only && r.output_fields.len() > 1 {
-        return Err(invalid("count entities with pagination or other output fields is not allowed"));
+        return Err(invalid(
+            "count entities with pagination or other output fields is not allowed",
+        ));
     }
     if !count_only {
         if filter.is_none() && limit.is_none() {
@@ -159,7 +177,11 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
             pks,
         })
         .await?;
-    let pk_name = coll.schema.primary().map(|f| f.name.clone()).unwrap_or_default();
+    let pk_name = coll
+        .schema
+        .primary()
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
     let (fields_data, output_fields) = match outputs {
         None => (
             vec![s::FieldData {

@@ -112,8 +112,12 @@ fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
     f.default_value = default_value(pf);
     match data_type {
         DataType::FloatVector => {
-            let dim = int_param(pf, "dim")?
-                .ok_or_else(|| invalid(format!("dimension is not defined in field type params of {}", pf.name)))?;
+            let dim = int_param(pf, "dim")?.ok_or_else(|| {
+                invalid(format!(
+                    "dimension is not defined in field type params of {}",
+                    pf.name
+                ))
+            })?;
             if dim == 0 || dim > MAX_DIM {
                 return Err(invalid(format!(
                     "invalid dimension: {dim} of field {}. should be in range 2 ~ {MAX_DIM}",
@@ -134,7 +138,10 @@ fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
                 })?;
             f.element_type = Some(elem);
             let cap = int_param(pf, "max_capacity")?.ok_or_else(|| {
-                invalid(format!("type param(max_capacity) should be specified for array field {}", pf.name))
+                invalid(format!(
+                    "type param(max_capacity) should be specified for array field {}",
+                    pf.name
+                ))
             })?;
             if cap == 0 || cap > MAX_CAPACITY {
                 return Err(invalid(format!(
@@ -177,7 +184,11 @@ fn validate_schema(schema: &CollectionSchema) -> Result<()> {
     let pks: Vec<&FieldSchema> = schema.fields.iter().filter(|f| f.is_primary).collect();
     let pk = match pks.as_slice() {
         [pk] => *pk,
-        [] => return Err(invalid("schema does not contain primary key, please specify the primary key")),
+        [] => {
+            return Err(invalid(
+                "schema does not contain primary key, please specify the primary key",
+            ))
+        }
         _ => return Err(invalid("there are more than one primary key")),
     };
     if !matches!(pk.data_type, DataType::Int64 | DataType::VarChar) {
@@ -190,15 +201,25 @@ fn validate_schema(schema: &CollectionSchema) -> Result<()> {
         return Err(invalid("primary key field should not be nullable"));
     }
     if let Some(f) = schema.fields.iter().find(|f| f.auto_id && !f.is_primary) {
-        return Err(invalid(format!("only primary field can specify AutoID: {}", f.name)));
+        return Err(invalid(format!(
+            "only primary field can specify AutoID: {}",
+            f.name
+        )));
     }
     if schema.vector_fields().next().is_none() {
         return Err(invalid("schema does not contain vector field"));
     }
     if let Some(v) = schema.vector_fields().find(|f| f.nullable) {
-        return Err(invalid(format!("vector field {} cannot be nullable", v.name)));
+        return Err(invalid(format!(
+            "vector field {} cannot be nullable",
+            v.name
+        )));
     }
-    let keys: Vec<&FieldSchema> = schema.fields.iter().filter(|f| f.is_partition_key).collect();
+    let keys: Vec<&FieldSchema> = schema
+        .fields
+        .iter()
+        .filter(|f| f.is_partition_key)
+        .collect();
     if keys.len() > 1 {
         return Err(invalid("there are more than one partition key"));
     }

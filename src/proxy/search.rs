@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::Float32Type;
 use quiver_index::Metric;
 use quiver_storage::FieldSchema;
@@ -43,12 +43,12 @@ struct Params {
     range_filter: Option<f32>,
     group_by: Option<String>,
     group_size: usize,
-    strict_group: bool,
     ignore_growing: bool,
 }
 
 fn json_num(v: &serde_json::Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 fn parse_params(kvs: &[KeyValuePair]) -> Result<Params> {
@@ -63,20 +63,29 @@ fn parse_params(kvs: &[KeyValuePair]) -> Result<Params> {
     };
     let topk = num("topk", -1)?;
     if topk <= 0 {
-        return Err(invalid(format!("topk [{topk}] is invalid, should be in range [1, {MAX_TOPK}]")));
+        return Err(invalid(format!(
+            "topk [{topk}] is invalid, should be in range [1, {MAX_TOPK}]"
+        )));
     }
     let offset = num("offset", 0)?;
     if offset < 0 {
-        return Err(invalid(format!("offset [{offset}] is invalid, should be non-negative")));
+        return Err(invalid(format!(
+            "offset [{offset}] is invalid, should be non-negative"
+        )));
     }
     let json: serde_json::Value = match kv_get(kvs, "params") {
         None | Some("") => serde_json::Value::Null,
-        Some(v) => serde_json::from_str(v).map_err(|e| invalid(format!("search params is not valid JSON: {e}")))?,
+        Some(v) => serde_json::from_str(v)
+            .map_err(|e| invalid(format!("search params is not valid JSON: {e}")))?,
     };
     let jget = |k: &str| json.get(k).and_then(json_num);
     let metric = kv_get(kvs, "metric_type")
         .map(str::to_string)
-        .or_else(|| json.get("metric_type").and_then(|v| v.as_str()).map(str::to_string))
+        .or_else(|| {
+            json.get("metric_type")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
         .filter(|s| !s.is_empty());
     let ef = match jget("ef").or_else(|| kv_get(kvs, "ef").and_then(|v| v.parse().ok())) {
         Some(e) if e >= 1.0 => Some(e as usize),
@@ -89,14 +98,18 @@ fn parse_params(kvs: &[KeyValuePair]) -> Result<Params> {
         offset: offset as usize,
         round_decimal: num("round_decimal", -1)?,
         metric,
-        anns_field: kv_get(kvs, "anns_field").filter(|s| !s.is_empty()).map(str::to_string),
+        anns_field: kv_get(kvs, "anns_field")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         ef,
         radius: jget("radius").map(|x| x as f32),
         range_filter: jget("range_filter").map(|x| x as f32),
-        group_by: kv_get(kvs, "group_by_field").filter(|s| !s.is_empty()).map(str::to_string),
+        group_by: kv_get(kvs, "group_by_field")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         group_size: group_size.max(1) as usize,
-        strict_group: kv_get(kvs, "strict_group_size").is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        ignore_growing: kv_get(kvs, "ignore_growing").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ignore_growing: kv_get(kvs, "ignore_growing")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     })
 }
 
@@ -127,7 +140,12 @@ fn round(x: f32, decimals: i64) -> f32 {
 }
 
 /// Query vectors for a search by primary keys.
-async fn vectors_by_ids(p: &Proxy, coll: &CollectionMeta, field: &FieldSchema, ids: &s::IDs) -> Result<Vec<Vec<f32>>> {
+async fn vectors_by_ids(
+    p: &Proxy,
+    coll: &CollectionMeta,
+    field: &FieldSchema,
+    ids: &s::IDs,
+) -> Result<Vec<Vec<f32>>> {
     let pks = convert::ids_to_pks(ids);
     let out = p
         .query
@@ -172,7 +190,9 @@ async fn vectors_by_ids(p: &Proxy, coll: &CollectionMeta, field: &FieldSchema, i
 pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::SearchResults> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     if !r.sub_reqs.is_empty() {
-        return Err(QuiverError::Unsupported("advanced search with sub-requests".into()));
+        return Err(QuiverError::Unsupported(
+            "advanced search with sub-requests".into(),
+        ));
     }
     let prm = parse_params(&r.search_params)?;
     if prm.topk + prm.offset > MAX_TOPK {
@@ -188,7 +208,8 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
         .ok_or_else(|| QuiverError::IndexNotFound(coll.name.clone()))?;
     let metric = match (&prm.metric, index.metric) {
         (Some(m), Some(im)) => {
-            let req = Metric::parse(m).ok_or_else(|| invalid(format!("metric type {m} not supported")))?;
+            let req = Metric::parse(m)
+                .ok_or_else(|| invalid(format!("metric type {m} not supported")))?;
             if req != im {
                 return Err(invalid(format!(
                     "metric type not match: invalid parameter[expected={}][actual={}]",
@@ -199,14 +220,20 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
             req
         }
         (_, Some(im)) => im,
-        (Some(m), None) => Metric::parse(m).ok_or_else(|| invalid(format!("metric type {m} not supported")))?,
+        (Some(m), None) => {
+            Metric::parse(m).ok_or_else(|| invalid(format!("metric type {m} not supported")))?
+        }
         (None, None) => Metric::L2,
     };
     let filter = parse_filter(&coll, &r.dsl, &templates(&r.expr_template_values))?;
     let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.as_ref())?;
     let queries = match &r.search_input {
-        Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => convert::decode_placeholder_group(bytes, dim)?,
-        Some(m::search_request::SearchInput::Ids(ids)) => vectors_by_ids(&p, &coll, &field, ids).await?,
+        Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => {
+            convert::decode_placeholder_group(bytes, dim)?
+        }
+        Some(m::search_request::SearchInput::Ids(ids)) => {
+            vectors_by_ids(&p, &coll, &field, ids).await?
+        }
         None => return Err(invalid("search data is empty")),
     };
     let output = resolve(&coll.schema, &r.output_fields, false)?;
@@ -217,13 +244,23 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
                 .schema
                 .field(g)
                 .ok_or_else(|| QuiverError::FieldNotFound(g.clone()))?;
-            if f.is_vector() || matches!(f.data_type, quiver_storage::DataType::Json | quiver_storage::DataType::Array | quiver_storage::DataType::Float | quiver_storage::DataType::Double) {
-                return Err(invalid(format!("unsupported data type {:?} for group by operator", f.data_type)));
+            if f.is_vector()
+                || matches!(
+                    f.data_type,
+                    quiver_storage::DataType::Json
+                        | quiver_storage::DataType::Array
+                        | quiver_storage::DataType::Float
+                        | quiver_storage::DataType::Double
+                )
+            {
+                return Err(invalid(format!(
+                    "unsupported data type {:?} for group by operator",
+                    f.data_type
+                )));
             }
             Some(GroupBy {
                 column: coll.schema.column_index(g).unwrap_or(0),
                 group_size: prm.group_size,
-                strict: prm.strict_group,
             })
         }
     };
@@ -235,8 +272,12 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
                 hi: radius.unwrap_or(f32::INFINITY),
             },
             _ => DistRange {
-                lo: rf.map(|x| score_to_dist(metric, x)).unwrap_or(f32::NEG_INFINITY),
-                hi: radius.map(|x| score_to_dist(metric, x)).unwrap_or(f32::INFINITY),
+                lo: rf
+                    .map(|x| score_to_dist(metric, x))
+                    .unwrap_or(f32::NEG_INFINITY),
+                hi: radius
+                    .map(|x| score_to_dist(metric, x))
+                    .unwrap_or(f32::INFINITY),
             },
         }),
     };
@@ -276,7 +317,11 @@ fn shape_results(
     let mut rows: Vec<(usize, usize)> = Vec::new();
     let mut scores: Vec<f32> = Vec::new();
     let mut topks: Vec<i64> = Vec::with_capacity(nq);
-    let skip = if prm.group_by.is_some() { 0 } else { prm.offset };
+    let skip = if prm.group_by.is_some() {
+        0
+    } else {
+        prm.offset
+    };
     for hits in &out.hits {
         let kept: Vec<_> = hits.iter().skip(skip).collect();
         topks.push(kept.len() as i64);
@@ -309,7 +354,10 @@ fn shape_results(
             .field(g)
             .map(|f| -> Result<s::FieldData> {
                 let idx = coll.schema.column_index(g).unwrap_or(0);
-                Ok(convert::column_to_field_data(f, gather(&out.segments, &rows, idx)?.as_ref()))
+                Ok(convert::column_to_field_data(
+                    f,
+                    gather(&out.segments, &rows, idx)?.as_ref(),
+                ))
             })
             .transpose()?,
         _ => None,
@@ -338,6 +386,10 @@ fn shape_results(
 }
 
 /// Hybrid (multi-vector) search is not served yet; say so in-band.
-pub async fn hybrid_search(_p: Arc<Proxy>, _c: Ctx, _r: m::HybridSearchRequest) -> Result<m::SearchResults> {
+pub async fn hybrid_search(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::HybridSearchRequest,
+) -> Result<m::SearchResults> {
     Err(QuiverError::Unsupported("HybridSearch".into()))
 }

@@ -42,7 +42,11 @@ pub fn key_partition_index(key: &serde_json::Value, partitions: usize) -> usize 
 }
 
 /// Splits a batch into (partition, rows) parts.
-fn route(coll: &CollectionMeta, partition_name: &str, batch: RecordBatch) -> Result<Vec<(PartitionId, RecordBatch)>> {
+fn route(
+    coll: &CollectionMeta,
+    partition_name: &str,
+    batch: RecordBatch,
+) -> Result<Vec<(PartitionId, RecordBatch)>> {
     let Some(key) = coll.schema.partition_key() else {
         let name = if partition_name.is_empty() {
             DEFAULT_PARTITION
@@ -72,7 +76,9 @@ fn route(coll: &CollectionMeta, partition_name: &str, batch: RecordBatch) -> Res
         } else if let Some(a) = col.as_primitive_opt::<Int64Type>() {
             serde_json::Value::from(a.value(row))
         } else {
-            return Err(QuiverError::Internal("unexpected partition key type".into()));
+            return Err(QuiverError::Internal(
+                "unexpected partition key type".into(),
+            ));
         };
         rows_of
             .entry(key_partition_index(&v, n))
@@ -94,20 +100,33 @@ fn route(coll: &CollectionMeta, partition_name: &str, batch: RecordBatch) -> Res
         .collect()
 }
 
-async fn write_rows(
-    p: &Proxy,
-    ctx: &Ctx,
-    db: &str,
-    collection: &str,
-    partition: &str,
+/// The common part of Insert and Upsert requests.
+struct Rows<'a> {
+    db: &'a str,
+    collection: &'a str,
+    partition: &'a str,
     columns: Vec<s::FieldData>,
     num_rows: u32,
-    upsert: bool,
-) -> Result<(s::IDs, usize)> {
+}
+
+async fn write_rows(p: &Proxy, ctx: &Ctx, rows: Rows<'_>, upsert: bool) -> Result<(s::IDs, usize)> {
+    let Rows {
+        db,
+        collection,
+        partition,
+        columns,
+        num_rows,
+    } = rows;
     let coll = p.collection(ctx, db, collection)?;
     let catalog = p.catalog.clone();
     let mut next_id = move || catalog.next_id();
-    let batch = convert::insert_batch(&coll.schema, columns, num_rows as usize, upsert, &mut next_id)?;
+    let batch = convert::insert_batch(
+        &coll.schema,
+        columns,
+        num_rows as usize,
+        upsert,
+        &mut next_id,
+    )?;
     let pk_col = coll
         .schema
         .primary()
@@ -132,7 +151,14 @@ fn mutation(p: &Proxy, ids: Option<s::IDs>, n: usize) -> m::MutationResult {
 }
 
 pub async fn insert(p: Arc<Proxy>, ctx: Ctx, r: m::InsertRequest) -> Result<m::MutationResult> {
-    let (ids, n) = write_rows(&p, &ctx, &r.db_name, &r.collection_name, &r.partition_name, r.fields_data, r.num_rows, false).await?;
+    let rows = Rows {
+        db: &r.db_name,
+        collection: &r.collection_name,
+        partition: &r.partition_name,
+        columns: r.fields_data,
+        num_rows: r.num_rows,
+    };
+    let (ids, n) = write_rows(&p, &ctx, rows, false).await?;
     let mut out = mutation(&p, Some(ids), n);
     out.insert_cnt = n as i64;
     Ok(out)
@@ -142,7 +168,14 @@ pub async fn upsert(p: Arc<Proxy>, ctx: Ctx, r: m::UpsertRequest) -> Result<m::M
     if r.partial_update {
         return Err(QuiverError::Unsupported("partial update".into()));
     }
-    let (ids, n) = write_rows(&p, &ctx, &r.db_name, &r.collection_name, &r.partition_name, r.fields_data, r.num_rows, true).await?;
+    let rows = Rows {
+        db: &r.db_name,
+        collection: &r.collection_name,
+        partition: &r.partition_name,
+        columns: r.fields_data,
+        num_rows: r.num_rows,
+    };
+    let (ids, n) = write_rows(&p, &ctx, rows, true).await?;
     let mut out = mutation(&p, Some(ids), n);
     out.upsert_cnt = n as i64;
     Ok(out)
@@ -157,10 +190,11 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
     let partitions = if r.partition_name.is_empty() {
         None
     } else {
-        Some(vec![coll
-            .partition(&r.partition_name)
-            .ok_or_else(|| QuiverError::PartitionNotFound(r.partition_name.clone()))?
-            .id])
+        Some(vec![
+            coll.partition(&r.partition_name)
+                .ok_or_else(|| QuiverError::PartitionNotFound(r.partition_name.clone()))?
+                .id,
+        ])
     };
     let pks = filter.as_ref().and_then(|f| f.primary_key_values());
     let out = p
@@ -228,16 +262,28 @@ pub async fn flush(p: Arc<Proxy>, ctx: Ctx, r: m::FlushRequest) -> Result<m::Flu
 }
 
 /// Flush is synchronous, so anything that asks afterwards is flushed.
-pub async fn get_flush_state(_p: Arc<Proxy>, _c: Ctx, _r: m::GetFlushStateRequest) -> Result<m::GetFlushStateResponse> {
+pub async fn get_flush_state(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::GetFlushStateRequest,
+) -> Result<m::GetFlushStateResponse> {
     Ok(m::GetFlushStateResponse {
         status: ok_status(),
         flushed: true,
     })
 }
 
-pub async fn flush_all(p: Arc<Proxy>, ctx: Ctx, r: m::FlushAllRequest) -> Result<m::FlushAllResponse> {
+pub async fn flush_all(
+    p: Arc<Proxy>,
+    ctx: Ctx,
+    r: m::FlushAllRequest,
+) -> Result<m::FlushAllResponse> {
     let dbs: Vec<String> = if r.db_name.is_empty() && ctx.header_db.is_empty() {
-        p.catalog.list_databases().into_iter().map(|d| d.name).collect()
+        p.catalog
+            .list_databases()
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
     } else {
         vec![ctx.db(&r.db_name).to_string()]
     };
@@ -253,7 +299,11 @@ pub async fn flush_all(p: Arc<Proxy>, ctx: Ctx, r: m::FlushAllRequest) -> Result
     })
 }
 
-pub async fn get_flush_all_state(_p: Arc<Proxy>, _c: Ctx, _r: m::GetFlushAllStateRequest) -> Result<m::GetFlushAllStateResponse> {
+pub async fn get_flush_all_state(
+    _p: Arc<Proxy>,
+    _c: Ctx,
+    _r: m::GetFlushAllStateRequest,
+) -> Result<m::GetFlushAllStateResponse> {
     Ok(m::GetFlushAllStateResponse {
         status: ok_status(),
         flushed: true,

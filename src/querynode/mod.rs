@@ -32,7 +32,6 @@ pub struct DistRange {
 pub struct GroupBy {
     pub column: usize,
     pub group_size: usize,
-    pub strict: bool,
 }
 
 /// A planned vector search.
@@ -111,8 +110,12 @@ impl QueryNode {
         let segments: Vec<Arc<Segment>> = data
             .snapshot()
             .into_iter()
-            .filter(|s| plan.partitions.as_ref().is_none_or(|p| p.contains(&s.partition)))
-            .filter(|s| !(plan.ignore_growing && !s.sealed))
+            .filter(|s| {
+                plan.partitions
+                    .as_ref()
+                    .is_none_or(|p| p.contains(&s.partition))
+            })
+            .filter(|s| !plan.ignore_growing || s.sealed)
             .collect();
         run_blocking(move || search_now(plan, segments)).await
     }
@@ -123,7 +126,11 @@ impl QueryNode {
         let segments: Vec<Arc<Segment>> = data
             .snapshot()
             .into_iter()
-            .filter(|s| plan.partitions.as_ref().is_none_or(|p| p.contains(&s.partition)))
+            .filter(|s| {
+                plan.partitions
+                    .as_ref()
+                    .is_none_or(|p| p.contains(&s.partition))
+            })
             .collect();
         let pk_col = data
             .schema
@@ -134,7 +141,9 @@ impl QueryNode {
     }
 }
 
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| QuiverError::Internal(format!("query task failed: {e}")))?
@@ -200,9 +209,16 @@ fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOut
                     let rows = vectors.len() / plan.dim.max(1);
                     let chunk_allow = allow.map(|a| Bitset::from_fn(rows, |r| a.get(base + r)));
                     all.extend(
-                        FlatIndex::search(vectors, plan.dim, plan.metric, q, k, chunk_allow.as_ref())
-                            .into_iter()
-                            .map(|n| hit(si, base + n.id as usize, n)),
+                        FlatIndex::search(
+                            vectors,
+                            plan.dim,
+                            plan.metric,
+                            q,
+                            k,
+                            chunk_allow.as_ref(),
+                        )
+                        .into_iter()
+                        .map(|n| hit(si, base + n.id as usize, n)),
                     );
                 }
             }

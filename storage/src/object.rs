@@ -73,10 +73,10 @@ fn config(msg: impl Into<String>) -> StorageError {
 }
 
 /// Request options for S3: per-request timeouts generous enough for a large
-/// segment, few client-level retries (this layer retries too).
+/// segment, few client-level retries (this layer retries too). Applied first:
+/// `with_client_options` replaces settings such as `allow_http`.
 fn s3_tuning(builder: AmazonS3Builder) -> AmazonS3Builder {
     builder
-        .with_virtual_hosted_style_request(false)
         .with_client_options(
             ClientOptions::new()
                 .with_timeout(Duration::from_secs(300))
@@ -137,13 +137,15 @@ impl ObjectStorage {
             .into_iter()
             .filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty())
             .collect();
-        let mut builder = AmazonS3Builder::new();
+        let mut builder = s3_tuning(AmazonS3Builder::new());
         for (k, v) in &vars {
             if let Ok(key) = k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
                 builder = builder.with_config(key, v);
             }
         }
-        let endpoint = vars.get("AWS_ENDPOINT").or_else(|| vars.get("AWS_ENDPOINT_URL"));
+        let endpoint = vars
+            .get("AWS_ENDPOINT")
+            .or_else(|| vars.get("AWS_ENDPOINT_URL"));
         let allow_http = vars
             .get("AWS_ALLOW_HTTP")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -167,7 +169,7 @@ impl ObjectStorage {
         access_key: &str,
         secret_key: &str,
     ) -> Result<ObjectStorage> {
-        let builder = AmazonS3Builder::new()
+        let builder = s3_tuning(AmazonS3Builder::new())
             .with_bucket_name(bucket)
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"))
@@ -178,7 +180,8 @@ impl ObjectStorage {
     }
 
     fn build_s3(builder: AmazonS3Builder, bucket: &str, prefix: &str) -> Result<ObjectStorage> {
-        let store = s3_tuning(builder)
+        let store = builder
+            .with_virtual_hosted_style_request(false)
             .build()
             .map_err(|e| config(format!("s3://{bucket}: {e}")))?;
         let prefix = prefix.trim_matches('/');

@@ -209,6 +209,50 @@ def test_alter_collection_properties(client, unique_name):
         client.drop_collection(name)
 
 
+def test_properties_at_create_and_drop_properties(client, unique_name):
+    name = unique_name()
+    client.create_collection(
+        name, schema=simple_schema(4), properties={"collection.ttl.seconds": 100}, timeout=T
+    )
+    try:
+        props = client.describe_collection(name)["properties"]
+        assert str(props.get("collection.ttl.seconds")) == "100", props
+        client.drop_collection_properties(name, property_keys=["collection.ttl.seconds"])
+        assert "collection.ttl.seconds" not in client.describe_collection(name)["properties"]
+    finally:
+        client.drop_collection(name)
+
+
+def test_orm_consistency_level_echo(orm, unique_name):
+    name = unique_name()
+    fields = [FieldSchema("id", DataType.INT64, is_primary=True), FieldSchema("v", DataType.FLOAT_VECTOR, dim=4)]
+    Collection(name, CollectionSchema(fields), consistency_level="Session", using=orm)
+    try:
+        again = Collection(name, CollectionSchema(fields), consistency_level="Session", using=orm)
+        assert again.name == name
+        with raises_milvus():
+            Collection(name, CollectionSchema(fields), consistency_level="Strong", using=orm)
+    finally:
+        utility.drop_collection(name, using=orm)
+
+
+def test_partition_and_rename_errors(client, unique_name):
+    a, b = unique_name(), unique_name()
+    client.create_collection(a, schema=simple_schema(4), timeout=T)
+    client.create_collection(b, schema=simple_schema(4), timeout=T)
+    try:
+        with raises_milvus():
+            client.drop_partition(a, "_default")
+        with raises_milvus():
+            client.has_partition(unique_name("missing"), "p")
+        with raises_milvus():
+            client.rename_collection(a, b)  # target exists
+        assert client.has_collection(a) and client.has_collection(b)
+    finally:
+        client.drop_collection(a)
+        client.drop_collection(b)
+
+
 def test_quick_setup_create_insert_search(client, unique_name):
     name = unique_name()
     client.create_collection(name, dimension=8, timeout=T)

@@ -635,6 +635,22 @@ def test_max_dim_32768(client, unique_name):
         client.drop_collection(name)
 
 
+@pytest.mark.timeout_s(240)
+def test_insert_request_over_32mb(client, unique_name):
+    """6,000 x 1536 floats in one insert is ~37 MB on the wire (limit must be well above 4 MB)."""
+    name = unique_name()
+    make_loaded_collection(client, name, dim=1536)
+    try:
+        vecs = rand_vectors(6000, 1536, seed=10)
+        res = client.insert(name, [{"id": i, "vec": vecs[i]} for i in range(6000)], timeout=120)
+        assert res["insert_count"] == 6000
+        assert count_rows(client, name) == 6000
+        hits = client.search(name, [vecs[5999].tolist()], limit=1)
+        assert hits[0][0]["id"] == 5999
+    finally:
+        client.drop_collection(name)
+
+
 @pytest.mark.timeout_s(180)
 def test_insert_1000_x_1536_in_one_call(client, unique_name):
     name = unique_name()

@@ -415,3 +415,33 @@ def test_wrong_dim_query_vector_fails(client, l2coll):
     with raises_milvus():
         client.search(name, [[1.0] * (DIM + 1)], limit=1)
     assert client.search(name, [[1.0] * DIM], limit=1)[0]
+
+
+def test_two_vector_fields(client, unique_name):
+    """Load needs an index on every vector field; anns_field picks the field; search works on each."""
+    name = unique_name()
+    schema = simple_schema(4, extra=[("vec_b", DataType.FLOAT_VECTOR, {"dim": 6})])
+    client.create_collection(name, schema=schema, timeout=T)
+    try:
+        a = rand_vectors(40, 4, seed=30)
+        b = rand_vectors(40, 6, seed=31)
+        client.insert(name, [{"id": i, "vec": a[i].tolist(), "vec_b": b[i].tolist()} for i in range(40)])
+        client.create_index(name, index_params("vec", "FLAT", "L2"), timeout=T)
+        err = milvus_error(client.load_collection, name, timeout=T)
+        assert err.code == 700, err
+        client.create_index(name, index_params("vec_b", "HNSW", "IP", M=8, efConstruction=64), timeout=T)
+        client.load_collection(name, timeout=T)
+        assert sorted(client.list_indexes(name)) == ["vec", "vec_b"]
+        qa, qb = rand_vectors(1, 4, seed=32)[0], rand_vectors(1, 6, seed=33)[0]
+        res = client.search(name, [qa.tolist()], anns_field="vec", limit=5)
+        assert_hits_match("L2", res[0], expected_topk("L2", qa, a, list(range(40)), 5))
+        res = client.search(name, [qb.tolist()], anns_field="vec_b", limit=5,
+                            search_params={"params": {"ef": 64}}, output_fields=["vec", "vec_b"])
+        assert_hits_match("IP", res[0], expected_topk("IP", qb, b, list(range(40)), 5))
+        h = res[0][0]
+        assert np.allclose(h["entity"]["vec"], a[h["id"]], atol=1e-6)
+        assert np.allclose(h["entity"]["vec_b"], b[h["id"]], atol=1e-6)
+        with raises_milvus():
+            client.search(name, [qb.tolist()], anns_field="vec", limit=5)  # wrong dim for vec
+    finally:
+        client.drop_collection(name)

@@ -279,6 +279,13 @@ fn expression_table() {
             &[4, 6],
         ),
         ("color like \"r%\"", &[1, 4]),
+        ("score in [1.5, 4.5]", &[1, 6]),
+        ("small in [1, -2, 300]", &[1, 2]),
+        ("age in [30, 40]", &[1, 3]),
+        ("age not in [30, 40]", &[4, 5, 6]),
+        ("1 == 1", ALL),
+        ("2 > id", &[1]),
+        ("\"b\" < name", &[2, 4, 5]),
         ("not (age > 30 and flag)", &[1, 2, 4, 5]),
         ("not (age > 30 or flag)", &[]),
         ("age > 100 or flag is null", &[3]),
@@ -321,6 +328,8 @@ fn syntax_errors_name_the_position() {
         ("id in [1,", 9),
         ("foo(1)", 0),
         ("name like 3", 10),
+        ("name like", 9),
+        ("name like name", 10),
         ("id == 1 )", 8),
         ("id == 1 id", 8),
         ("id == #", 6),
@@ -348,6 +357,13 @@ fn syntax_errors_name_the_position() {
         message,
         "cannot parse expression: unexpected token '>' at position 5 in `id > > 1`"
     );
+    let FilterError::Syntax { message, .. } = parse_err("id & 1 == 1") else {
+        panic!("expected syntax error");
+    };
+    assert!(
+        message.contains("operator '&' is not supported"),
+        "{message}"
+    );
     // Positions count characters, not bytes.
     let FilterError::Syntax { pos, .. } = parse_err("name == \"é\" ) ") else {
         panic!("expected syntax error");
@@ -363,6 +379,10 @@ fn semantic_errors() {
         "id == \"a\"",
         "id in [1, \"a\"]",
         "id in 3",
+        "array_contains(tags, 1)",
+        "array_contains_any(nums, [\"a\"])",
+        "text_match(name, \"x\")",
+        "random_sample(0.1)",
         "json_contains(id, 1)",
         "array_contains(tags)",
         "json_contains_all(meta, 1)",
@@ -552,4 +572,40 @@ fn json_conjunct_only_parses_open_rows() {
     eprintln!("seed query over {n} rows: {:?}", t.elapsed());
     let want = (0..n).filter(|i| i % 4 == 0 && i % 3 == 0).count();
     assert_eq!(m.iter().filter(|x| **x).count(), want);
+}
+
+#[test]
+fn float_fields_compare_as_f32() {
+    let mut id = field(100, "id", DataType::Int64, false);
+    id.is_primary = true;
+    let s = CollectionSchema {
+        name: "f".into(),
+        description: String::new(),
+        fields: vec![id, field(101, "f", DataType::Float, false)],
+        enable_dynamic_field: false,
+    };
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![1, 2])),
+        Arc::new(Float32Array::from(vec![1.1f32, 2.0])),
+    ];
+    let b = RecordBatch::try_new(s.arrow_schema(), cols).unwrap_or_else(|e| panic!("{e}"));
+    for (expr, want) in [
+        ("f == 1.1", vec![true, false]),
+        ("f > 1.1", vec![false, true]),
+        ("f in [1.1, 3]", vec![true, false]),
+        ("f == 2", vec![false, true]),
+    ] {
+        let f = Filter::parse(expr, &s, &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            f.evaluate(&b).unwrap_or_else(|e| panic!("{e}")),
+            want,
+            "{expr}"
+        );
+    }
+}
+
+#[test]
+fn filter_is_send_and_sync() {
+    fn check<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    check::<Filter>();
 }

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::graph::{kernel_table, select_heuristic, with_visited, Core, Graph};
 use super::{FilterPlan, Hnsw, HnswParams};
+use crate::quant::Codes;
 use crate::topk::Cand;
 use crate::{kernels, IndexError, Metric};
 
@@ -26,6 +27,7 @@ struct Builder<'a> {
     locks: Vec<Mutex<()>>,
     state: Mutex<EntryState>,
     params: &'a HnswParams,
+    exact: bool,
 }
 
 /// SplitMix64: tiny deterministic generator for level assignment.
@@ -97,12 +99,14 @@ pub(crate) fn build(
     let levels = draw_levels(n, params.m);
     let first_level = levels.first().copied().unwrap_or(0) as usize;
     let graph = Graph::new(levels, params.m, params.m * 2);
+    let kt = kernel_table();
     let core = Core {
         dim,
         metric,
+        codes: Codes::encode_all(&data, dim, kt),
         vectors: data,
         graph,
-        kt: kernel_table(),
+        kt,
     };
     let b = Builder {
         core,
@@ -112,6 +116,7 @@ pub(crate) fn build(
             max_level: first_level,
         }),
         params,
+        exact: std::env::var("QUIVER_BUILD_EXACT").is_ok_and(|v| v == "1"),
     };
     if n > 0 {
         progress.fetch_add(1, Relaxed);
@@ -140,7 +145,7 @@ pub(crate) fn build(
 impl Builder<'_> {
     fn insert(&self, i: u32) {
         let core = &self.core;
-        let q = core.vector(i);
+        let q = core.codes.query(i);
         let level = core.graph.levels[i as usize] as usize;
         let guard = self.state.lock();
         let (ep, max_level) = (guard.entry, guard.max_level);
@@ -152,20 +157,27 @@ impl Builder<'_> {
             None
         };
         let mut cur = Cand {
-            dist: core.dist(q, ep),
+            dist: core.adist(&q, ep),
             id: ep,
         };
         for lc in (level + 1..=max_level).rev() {
-            cur = core.greedy(q, cur, lc);
+            cur = core.greedy(&q, cur, lc);
         }
         let n = core.graph.len();
         for lc in (0..=level.min(max_level)).rev() {
             let w = with_visited(n, |v| {
-                core.search_layer(q, cur, self.params.ef_construction, lc, v, None)
+                core.search_layer(&q, cur, self.params.ef_construction, lc, v, None)
             });
-            let w: Vec<Cand> = w.into_iter().filter(|c| c.id != i).collect();
+            let mut w: Vec<Cand> = w.into_iter().filter(|c| c.id != i).collect();
+            if self.exact {
+                let v = core.vector(i);
+                for c in w.iter_mut() {
+                    c.dist = core.dist(v, c.id);
+                }
+                w.sort_unstable();
+            }
             let Some(&closest) = w.first() else { continue };
-            let sel = select_heuristic(core, &w, self.params.m);
+            let sel = select_heuristic(core, &w, self.params.m, self.exact);
             let ids: Vec<u32> = sel.iter().map(|c| c.id).collect();
             {
                 let _g = self.locks[i as usize].lock();
@@ -194,18 +206,23 @@ impl Builder<'_> {
             slot[0].store(cnt as u32 + 1, Relaxed);
             return;
         }
+        let eq = core.codes.query(e);
         let ev = core.vector(e);
         let mut cands: Vec<Cand> = core
             .graph
             .neighbors(e, level)
             .map(|id| Cand {
-                dist: core.dist(ev, id),
+                dist: if self.exact {
+                    core.dist(ev, id)
+                } else {
+                    core.adist(&eq, id)
+                },
                 id,
             })
             .collect();
         cands.push(Cand { dist, id: new });
         cands.sort_unstable();
-        let sel = select_heuristic(core, &cands, cap);
+        let sel = select_heuristic(core, &cands, cap, self.exact);
         let ids: Vec<u32> = sel.iter().map(|c| c.id).collect();
         core.graph.set_neighbors(e, level, &ids);
     }

@@ -7,10 +7,12 @@
 //! lists while other threads read them (relaxed loads compile to plain loads).
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use crate::kernels::{self, KernelTable};
+use crate::quant::{Codes, QueryCode};
 use crate::topk::Cand;
 use crate::{Bitset, Metric};
 
@@ -86,11 +88,13 @@ impl Graph {
     }
 }
 
-/// Vectors (normalised for cosine) plus graph: everything a traversal needs.
+/// Vectors (normalised for cosine), their int8 codes, and the graph: everything a
+/// traversal needs. Traversal scores codes; `dist` (exact `f32`) re-ranks.
 pub(crate) struct Core {
     pub dim: usize,
     pub metric: Metric,
     pub vectors: Vec<f32>,
+    pub codes: Codes,
     pub graph: Graph,
     pub kt: &'static KernelTable,
 }
@@ -102,7 +106,7 @@ impl Core {
         &self.vectors[i..i + self.dim]
     }
 
-    /// Internal distance between a prepared query and stored vector `id`.
+    /// Exact internal distance between a prepared query and stored vector `id`.
     #[inline]
     pub fn dist(&self, q: &[f32], id: u32) -> f32 {
         let v = self.vector(id);
@@ -113,20 +117,21 @@ impl Core {
         }
     }
 
+    /// Approximate (quantized) distance used for traversal.
+    #[inline]
+    pub fn adist(&self, q: &QueryCode, id: u32) -> f32 {
+        self.codes.dist(self.kt, self.metric, q, id)
+    }
+
     #[inline]
     fn prefetch(&self, id: u32) {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let start = id as usize * self.dim;
-            if start + self.dim <= self.vectors.len() {
-                let p = self.vectors[start..].as_ptr() as *const i8;
-                // Prefetch the first few cache lines; the hardware prefetcher follows the stream.
-                let lines = (self.dim * 4).div_ceil(64).min(4);
-                for l in 0..lines {
-                    // SAFETY: prefetch never faults; the address is inside the vector slab.
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(l * 64)) };
-                }
+            let (p, lines) = self.codes.lines_of(id);
+            for l in 0..lines {
+                // SAFETY: prefetch never faults; the address is inside the code rows.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(l * 64)) };
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -134,11 +139,11 @@ impl Core {
     }
 
     /// Greedy walk with a search list of one (upper layers).
-    pub fn greedy(&self, q: &[f32], mut cur: Cand, level: usize) -> Cand {
+    pub fn greedy(&self, q: &QueryCode, mut cur: Cand, level: usize) -> Cand {
         loop {
             let mut changed = false;
             for nb in self.graph.neighbors(cur.id, level) {
-                let d = self.dist(q, nb);
+                let d = self.adist(q, nb);
                 if d < cur.dist {
                     cur = Cand { dist: d, id: nb };
                     changed = true;
@@ -152,10 +157,10 @@ impl Core {
 
     /// Beam search on one layer (HNSW paper, algorithm 2). Non-allowed nodes are still
     /// traversed (so a filter never disconnects the graph) but never returned.
-    /// Returns up to `ef` candidates sorted best-first.
+    /// Returns up to `ef` candidates sorted best-first by approximate distance.
     pub fn search_layer(
         &self,
-        q: &[f32],
+        q: &QueryCode,
         entry: Cand,
         ef: usize,
         level: usize,
@@ -163,10 +168,10 @@ impl Core {
         allow: Option<&Bitset>,
     ) -> Vec<Cand> {
         let allowed = |id: u32| allow.is_none_or(|b| b.get(id as usize));
-        let mut cands: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
+        let mut cands: BinaryHeap<Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
         let mut res: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
         visited.insert(entry.id);
-        cands.push(std::cmp::Reverse(entry));
+        cands.push(Reverse(entry));
         if allowed(entry.id) {
             res.push(entry);
         }
@@ -176,7 +181,7 @@ impl Core {
             f32::INFINITY
         };
         let mut batch: Vec<u32> = Vec::with_capacity(self.graph.m0);
-        while let Some(std::cmp::Reverse(c)) = cands.pop() {
+        while let Some(Reverse(c)) = cands.pop() {
             if c.dist > worst {
                 break;
             }
@@ -186,17 +191,17 @@ impl Core {
                     .neighbors(c.id, level)
                     .filter(|&nb| visited.insert(nb)),
             );
-            if let Some(&first) = batch.first() {
-                self.prefetch(first);
+            for &nb in batch.iter().take(2) {
+                self.prefetch(nb);
             }
             for (j, &nb) in batch.iter().enumerate() {
-                if let Some(&next) = batch.get(j + 1) {
+                if let Some(&next) = batch.get(j + 2) {
                     self.prefetch(next);
                 }
-                let d = self.dist(q, nb);
-                if d < worst || res.len() < ef {
+                let d = self.adist(q, nb);
+                if d < worst {
                     let cand = Cand { dist: d, id: nb };
-                    cands.push(std::cmp::Reverse(cand));
+                    cands.push(Reverse(cand));
                     if allowed(nb) {
                         res.push(cand);
                         if res.len() > ef {
@@ -275,7 +280,7 @@ pub(crate) fn with_visited<R>(n: usize, f: impl FnOnce(&mut Visited) -> R) -> R 
 /// Keeps candidates that are closer to the base than to any already kept candidate
 /// (HNSW paper, algorithm 4, without extension or pruned-connection refill).
 /// `cands` must be sorted best-first.
-pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize) -> Vec<Cand> {
+pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize, exact: bool) -> Vec<Cand> {
     if cands.len() <= m {
         return cands.to_vec();
     }
@@ -284,8 +289,14 @@ pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize) -> Vec<Can
         if out.len() >= m {
             break;
         }
-        let v = core.vector(c.id);
-        if out.iter().all(|r| core.dist(v, r.id) >= c.dist) {
+        let keep = if exact {
+            let v = core.vector(c.id);
+            out.iter().all(|r| core.dist(v, r.id) >= c.dist)
+        } else {
+            let q = core.codes.query(c.id);
+            out.iter().all(|r| core.adist(&q, r.id) >= c.dist)
+        };
+        if keep {
             out.push(*c);
         }
     }

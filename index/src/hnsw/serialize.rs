@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::graph::{kernel_table, Core, Graph};
 use super::{FilterPlan, Hnsw, HnswParams};
+use crate::quant::Codes;
 use crate::{IndexError, Metric};
 
 const MAGIC: &[u8; 8] = b"QVHNSW\0\0";
@@ -118,13 +119,15 @@ impl Hnsw {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         validate_links(&graph)?;
+        let kt = kernel_table();
         Ok(Hnsw {
             core: Core {
                 dim,
                 metric,
+                codes: Codes::encode_all(&vectors, dim, kt),
                 vectors,
                 graph,
-                kt: kernel_table(),
+                kt,
             },
             entry: entry as u32,
             max_level,

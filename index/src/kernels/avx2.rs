@@ -11,6 +11,7 @@ pub fn table() -> Option<KernelTable> {
             name: "avx2",
             dot,
             l2_sq,
+            dot_i8,
         })
     } else {
         None
@@ -24,6 +25,44 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_impl(a, b) }
+}
+
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    unsafe { dot_i8_impl(a, b) }
+}
+
+/// Sign-extends 16 bytes at a time to i16 and multiply-adds pairs into i32 lanes.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_i8_impl(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_si256();
+    let mut acc1 = _mm256_setzero_si256();
+    let mut i = 0;
+    // SAFETY: every load reads bytes below `n`, within both slices.
+    unsafe {
+        while i + 32 <= n {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i + 16) as *const __m128i));
+            let y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16) as *const __m128i));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+            i += 32;
+        }
+    }
+    let acc = _mm256_add_epi32(acc0, acc1);
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256::<1>(acc),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    let mut r = _mm_cvtsi128_si32(s);
+    for k in i..n {
+        r += a[k] as i32 * b[k] as i32;
+    }
+    r
 }
 
 #[target_feature(enable = "avx2,fma")]

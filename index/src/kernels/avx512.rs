@@ -4,17 +4,19 @@ use std::arch::x86_64::*;
 
 use super::KernelTable;
 
-/// The AVX-512 table, or `None` when the CPU lacks AVX-512F.
+/// The AVX-512 table, or `None` when the CPU lacks AVX-512F/BW. The `i8` dot product
+/// uses VNNI (`vpdpbusd`) when available.
 pub fn table() -> Option<KernelTable> {
-    if is_x86_feature_detected!("avx512f") {
-        Some(KernelTable {
-            name: "avx512",
-            dot,
-            l2_sq,
-        })
-    } else {
-        None
+    if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")) {
+        return None;
     }
+    let vnni = is_x86_feature_detected!("avx512vnni");
+    Some(KernelTable {
+        name: "avx512",
+        dot,
+        l2_sq,
+        dot_i8: if vnni { dot_i8_vnni } else { dot_i8_bw },
+    })
 }
 
 // SAFETY (both wrappers): they are only reachable through `table()`, which returns them
@@ -25,6 +27,16 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_impl(a, b) }
+}
+
+// SAFETY: only reachable through `table()`, which checked avx512f, avx512bw and avx512vnni.
+fn dot_i8_vnni(a: &[i8], b: &[i8]) -> i32 {
+    unsafe { dot_i8_vnni_impl(a, b) }
+}
+
+// SAFETY: only reachable through `table()`, which checked avx512f and avx512bw.
+fn dot_i8_bw(a: &[i8], b: &[i8]) -> i32 {
+    unsafe { dot_i8_bw_impl(a, b) }
 }
 
 #[inline]
@@ -98,4 +110,81 @@ unsafe fn l2_impl(a: &[f32], b: &[f32]) -> f32 {
     }
     let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
     _mm512_reduce_add_ps(s)
+}
+
+#[inline]
+fn tail_mask64(rem: usize) -> __mmask64 {
+    if rem >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << rem) - 1
+    }
+}
+
+/// `vpdpbusd` multiplies unsigned by signed bytes, so `a` is biased to `a + 128` (xor 0x80)
+/// and `128 * sum(b)` (also from `vpdpbusd`, against all-ones) is subtracted at the end.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_i8_vnni_impl(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let bias = _mm512_set1_epi8(-128);
+    let ones = _mm512_set1_epi8(1);
+    let mut acc = [_mm512_setzero_si512(); 2];
+    let mut sum_b = [_mm512_setzero_si512(); 2];
+    let mut i = 0;
+    // SAFETY: full loads read bytes below `n`; the tail uses a masked load.
+    unsafe {
+        while i + 128 <= n {
+            for j in 0..2 {
+                let x = _mm512_loadu_si512(pa.add(i + 64 * j) as *const __m512i);
+                let y = _mm512_loadu_si512(pb.add(i + 64 * j) as *const __m512i);
+                acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_xor_si512(x, bias), y);
+                sum_b[j] = _mm512_dpbusd_epi32(sum_b[j], ones, y);
+            }
+            i += 128;
+        }
+        while i < n {
+            let m = tail_mask64(n - i);
+            let x = _mm512_maskz_loadu_epi8(m, pa.add(i));
+            let y = _mm512_maskz_loadu_epi8(m, pb.add(i));
+            // Masked-off lanes: y = 0, so they add nothing to either sum.
+            acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_xor_si512(x, bias), y);
+            sum_b[0] = _mm512_dpbusd_epi32(sum_b[0], ones, y);
+            i += 64;
+        }
+    }
+    let dot = _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]));
+    let sb = _mm512_reduce_add_epi32(_mm512_add_epi32(sum_b[0], sum_b[1]));
+    dot.wrapping_sub(sb.wrapping_mul(128))
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn dot_i8_bw_impl(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = _mm512_setzero_si512();
+    let mut i = 0;
+    // SAFETY: masked loads never read past `n`.
+    unsafe {
+        while i < n {
+            let m = tail_mask64(n - i) as __mmask32;
+            let x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, pa.add(i)));
+            let y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, pb.add(i)));
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+            i += 32;
+        }
+    }
+    _mm512_reduce_add_epi32(acc)
+}
+
+/// Every `i8` dot-product variant this CPU can run (for tests and benches).
+pub fn dot_i8_variants() -> Vec<(&'static str, fn(&[i8], &[i8]) -> i32)> {
+    let mut v: Vec<(&'static str, fn(&[i8], &[i8]) -> i32)> = Vec::new();
+    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+        v.push(("avx512bw", dot_i8_bw));
+        if is_x86_feature_detected!("avx512vnni") {
+            v.push(("avx512vnni", dot_i8_vnni));
+        }
+    }
+    v
 }

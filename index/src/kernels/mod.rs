@@ -31,6 +31,8 @@ pub struct KernelTable {
     pub dot: DistFn,
     /// Squared euclidean distance over `min(a.len(), b.len())` components.
     pub l2_sq: DistFn,
+    /// Exact integer dot product of two `i8` slices over `min(a.len(), b.len())` components.
+    pub dot_i8: fn(&[i8], &[i8]) -> i32,
 }
 
 static TABLE: OnceLock<KernelTable> = OnceLock::new();
@@ -84,6 +86,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     (table().l2_sq)(a, b)
+}
+
+/// Exact dot product of two `i8` code vectors (used for quantized traversal).
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    debug_assert_eq!(a.len(), b.len());
+    (table().dot_i8)(a, b)
 }
 
 /// Euclidean norm.

@@ -11,6 +11,7 @@ pub fn table() -> Option<KernelTable> {
             name: "neon",
             dot,
             l2_sq,
+            dot_i8: super::scalar::dot_i8,
         })
     } else {
         None

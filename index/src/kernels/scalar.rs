@@ -8,6 +8,7 @@ pub const TABLE: KernelTable = KernelTable {
     name: "scalar",
     dot,
     l2_sq,
+    dot_i8,
 };
 
 /// Dot product over `min(a.len(), b.len())` components.
@@ -39,4 +40,9 @@ pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
 /// Scales `a` to unit length; zero vectors are left unchanged.
 pub fn normalize(a: &mut [f32]) {
     super::normalize_with(a, norm(a));
+}
+
+/// Exact integer dot product of two `i8` slices.
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }

@@ -138,3 +138,30 @@ fn selected_is_known() {
         assert_eq!(selected(), "avx512");
     }
 }
+
+#[test]
+fn i8_dot_matches_scalar() {
+    let mut variants: Vec<(&str, fn(&[i8], &[i8]) -> i32)> =
+        available().iter().map(|t| (t.name, t.dot_i8)).collect();
+    #[cfg(target_arch = "x86_64")]
+    variants.extend(avx512::dot_i8_variants());
+    let mut rng = Lcg(11);
+    let mut byte = || (rng.next_f32() * 128.0).clamp(-128.0, 127.0) as i8;
+    let mut lens = dims();
+    lens.extend([200, 1000, 4096 + 3]);
+    for n in lens {
+        let a: Vec<i8> = (0..n).map(|_| byte()).collect();
+        let b: Vec<i8> = (0..n).map(|_| byte()).collect();
+        let want = scalar::dot_i8(&a, &b);
+        for (name, f) in &variants {
+            assert_eq!(f(&a, &b), want, "{name} n={n}");
+        }
+        // Extremes: -128 * -128 sums must not saturate.
+        let x = vec![-128i8; n];
+        let y = vec![127i8; n];
+        for (name, f) in &variants {
+            assert_eq!(f(&x, &x), scalar::dot_i8(&x, &x), "{name} n={n}");
+            assert_eq!(f(&x, &y), scalar::dot_i8(&x, &y), "{name} n={n}");
+        }
+    }
+}

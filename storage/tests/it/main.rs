@@ -3,6 +3,8 @@
 //! seal-shaped flow across codec, object storage and metadata.
 
 mod codec;
+mod crash;
+mod faults;
 mod s3;
 mod seal;
 mod wal;

@@ -2,7 +2,6 @@
 //! temporary directory on 127.0.0.1 (a bucket is a directory).
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -56,9 +55,11 @@ pub async fn start_s3(buckets: &[&str]) -> S3Server {
 }
 
 async fn exercise(s: &ObjectStorage) {
-    ok(s.put("seg/1/data.parquet", Bytes::from_static(b"one")).await);
+    ok(s.put("seg/1/data.parquet", Bytes::from_static(b"one"))
+        .await);
     ok(s.put("seg/1/deletes.bin", Bytes::from_static(b"del")).await);
-    ok(s.put("seg/2/data.parquet", Bytes::from_static(b"two")).await);
+    ok(s.put("seg/2/data.parquet", Bytes::from_static(b"two"))
+        .await);
     assert_eq!(&ok(s.get("seg/1/data.parquet").await)[..], b"one");
     assert_eq!(
         ok(s.list("seg/1/").await),
@@ -76,8 +77,12 @@ async fn exercise(s: &ObjectStorage) {
 
     let schema = full_schema(32);
     let batch = full_batch(&schema, 2000);
-    ok(s.put("seg/3/data.parquet", ok(batch_to_parquet(&batch))).await);
-    let back = ok(parquet_to_batch(ok(s.get("seg/3/data.parquet").await), None));
+    ok(s.put("seg/3/data.parquet", ok(batch_to_parquet(&batch)))
+        .await);
+    let back = ok(parquet_to_batch(
+        ok(s.get("seg/3/data.parquet").await),
+        None,
+    ));
     assert_eq!(back, batch);
 }
 
@@ -126,6 +131,8 @@ async fn s3_bad_credentials_fail_cleanly() {
         "wrong-secret",
     ));
     let err = s.put("k", Bytes::from_static(b"v")).await;
-    assert!(matches!(err, Err(StorageError::ObjectStore(_))), "{err:?}");
-    let _ = Path::new("");
+    match err {
+        Err(StorageError::ObjectStore(m)) => eprintln!("bad credentials: {m}"),
+        other => panic!("unexpected {other:?}"),
+    }
 }
