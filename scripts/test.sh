@@ -20,6 +20,22 @@ cargo build --release --workspace --bins
 echo "== rust tests"
 cargo test --release --workspace
 
-echo "== pymilvus compatibility suite"
+echo "== pymilvus compatibility suite (local filesystem storage)"
 export QUIVER_BIN="$PWD/target/release/quiver"
 .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
+
+echo "== pymilvus compatibility suite (S3 storage: moto_server on 127.0.0.1)"
+S3_PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -H 127.0.0.1 -p "$S3_PORT" > /tmp/quiver-moto.log 2>&1 &
+MOTO_PID=$!
+trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break
+  sleep 0.2
+done
+curl -s -f -X PUT "http://127.0.0.1:$S3_PORT/quiver-test" -o /dev/null
+export AWS_ENDPOINT="http://127.0.0.1:$S3_PORT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+       AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+QUIVER_TEST_STORAGE="s3://quiver-test/compat" \
+  .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider \
+  --deselect tests/compat/test_recall.py --deselect tests/compat/test_proto_drift.py

@@ -6,7 +6,7 @@
 //! scalar column with a literal run as tight typed loops over the Arrow buffers;
 //! everything else goes through per-row [`Datum`]s.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -22,6 +22,7 @@ use crate::json::{parse_doc, JsonCol};
 use crate::like::LikePattern;
 use crate::parser::CmpOp;
 use crate::FilterError;
+use memchr::memmem;
 
 /// Result of a predicate: definitely-true and definitely-false rows.
 pub(crate) struct Tri {
@@ -85,6 +86,9 @@ pub(crate) struct Ctx<'a> {
     /// Rows whose result still matters (inside `and`/`or`); None = all rows.
     /// Rows outside may get any result, so JSON documents there are not parsed.
     sel: RefCell<Option<BooleanBuffer>>,
+    /// False below a `not`: there the false/unknown distinction matters, so
+    /// the raw-bytes prefilter (which cannot tell them apart) is off.
+    positive: Cell<bool>,
 }
 
 fn eval_err<T>(msg: impl Into<String>) -> Result<T, FilterError> {
@@ -127,6 +131,7 @@ impl<'a> Ctx<'a> {
             n: batch.num_rows(),
             json,
             sel: RefCell::new(None),
+            positive: Cell::new(true),
         })
     }
 
@@ -138,13 +143,62 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn pred(&self, p: &Pred) -> Result<Tri, FilterError> {
+        if self.positive.get() {
+            if let Some((col, needles)) = raw_needles(p) {
+                return self.prefiltered(col, &needles, p);
+            }
+        }
+        self.pred_inner(p)
+    }
+
+    /// Evaluates `p` only on rows whose raw JSON bytes contain one of
+    /// `needles` (or contain a backslash, i.e. may hold escapes): a string
+    /// value without escapes appears verbatim in its document, so elsewhere
+    /// `p` cannot be true. Saves parsing most documents for selective filters.
+    fn prefiltered(&self, col: &str, needles: &[&str], p: &Pred) -> Result<Tri, FilterError> {
+        let Some(src) = self.docs(col)?.src else {
+            return self.pred_inner(p);
+        };
+        let bin = src.as_binary_opt::<i32>();
+        let utf = src.as_string_opt::<i32>();
+        let bytes = |i: usize| -> &[u8] {
+            match (bin, utf) {
+                (Some(b), _) => b.value(i),
+                (_, Some(s)) => s.value(i).as_bytes(),
+                _ => &[],
+            }
+        };
+        let finders: Vec<memmem::Finder<'_>> = needles
+            .iter()
+            .map(|n| memmem::Finder::new(n.as_bytes()))
+            .collect();
+        let outer = self.sel.borrow().clone();
+        let hits = BooleanBuffer::collect_bool(self.n, |i| {
+            if outer.as_ref().is_some_and(|s| !s.value(i)) || src.is_null(i) {
+                return false;
+            }
+            let b = bytes(i);
+            memchr::memchr(b'\\', b).is_some() || finders.iter().any(|f| f.find(b).is_some())
+        });
+        *self.sel.borrow_mut() = Some(hits.clone());
+        let r = self.pred_inner(p);
+        self.sel.borrow_mut().clone_from(&outer);
+        let mut r = r?;
+        r.t = &r.t & &hits;
+        Ok(r)
+    }
+
+    fn pred_inner(&self, p: &Pred) -> Result<Tri, FilterError> {
         match p {
             Pred::Const(b) => Ok(Tri {
                 t: bits(self.n, *b),
                 f: bits(self.n, !*b),
             }),
             Pred::Not(inner) => {
-                let r = self.pred(inner)?;
+                let was = self.positive.replace(false);
+                let r = self.pred(inner);
+                self.positive.set(was);
+                let r = r?;
                 Ok(Tri { t: r.f, f: r.t })
             }
             Pred::And(items) => self.fold(items, true),
@@ -379,6 +433,39 @@ impl<'a> Ctx<'a> {
                 .collect(),
         })
     }
+}
+
+/// For string-equality-like predicates on a JSON path: the column and the
+/// strings one of which must appear in a matching document.
+fn raw_needles(p: &Pred) -> Option<(&str, Vec<&str>)> {
+    fn json_col(v: &Val) -> Option<&str> {
+        match v {
+            Val::Path {
+                col,
+                is_array: false,
+                path,
+            } if !path.is_empty() => Some(col),
+            _ => None,
+        }
+    }
+    fn strs(items: &[Value]) -> Option<Vec<&str>> {
+        items
+            .iter()
+            .map(|v| v.as_str().filter(|s| !s.is_empty()))
+            .collect()
+    }
+    let (col, needles) = match p {
+        Pred::Cmp(CmpOp::Eq, v, Val::Lit(lit)) | Pred::Cmp(CmpOp::Eq, Val::Lit(lit), v) => {
+            (json_col(v)?, strs(std::slice::from_ref(lit))?)
+        }
+        Pred::In(v, items, false) | Pred::Contains(_, v, items) => (json_col(v)?, strs(items)?),
+        Pred::Like(v, pat) => (
+            json_col(v)?,
+            vec![pat.longest_piece().filter(|s| !s.is_empty())?],
+        ),
+        _ => return None,
+    };
+    (!needles.is_empty()).then_some((col, needles))
 }
 
 fn bits(n: usize, value: bool) -> BooleanBuffer {

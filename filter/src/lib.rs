@@ -9,6 +9,21 @@
 //! syntax errors name the character position, type errors are
 //! [`FilterError::Invalid`], and arithmetic faults (overflow, division by zero)
 //! only make the affected rows not match.
+//!
+//! Semantics worth knowing:
+//! * Three-valued logic: a comparison with a null (a null cell, a missing or
+//!   unparsable JSON key) is unknown, `not unknown` is unknown, and only rows
+//!   that are definitely true match. `x != 1` and `not (x == 1)` skip null `x`.
+//! * Values of different types (a JSON string vs a number) are unequal: `==`,
+//!   `<`, ... are false and `!=` is true; this is never an error.
+//! * Ints and floats compare numerically; FLOAT fields compare with the literal
+//!   rounded to f32 (as Milvus does), so `score == 1.1` finds a stored 1.1f32.
+//! * Integer arithmetic overflowing i64 continues in f64; division or modulo by
+//!   zero yields null (the row does not match).
+//! * ARRAY fields behave like JSON arrays (`tags[0]`, `tags == [..]`,
+//!   `array_contains`, `array_length`).
+//! * `not` binds looser than comparisons (`not x in [1]` == `not (x in [1])`),
+//!   which agrees with Milvus on everything Milvus accepts.
 
 mod bind;
 mod columns;
@@ -104,7 +119,14 @@ impl Filter {
 
     /// Evaluates over every row: `result[i]` is true iff row `i` matches.
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<Vec<bool>, FilterError> {
-        Ok(self.evaluate_mask(batch)?.iter().collect())
+        let mask = self.evaluate_mask(batch)?;
+        let mut out = vec![false; mask.len()];
+        for i in mask.set_indices() {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = true;
+            }
+        }
+        Ok(out)
     }
 
     /// Like [`Filter::evaluate`], as a bitmap.

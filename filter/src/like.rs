@@ -71,6 +71,16 @@ impl LikePattern {
         }
     }
 
+    /// The longest literal piece every match must contain, if any.
+    pub fn longest_piece(&self) -> Option<&str> {
+        match self {
+            LikePattern::Pieces { pieces, .. } => {
+                pieces.iter().max_by_key(|p| p.len()).map(String::as_str)
+            }
+            LikePattern::General(_) => None,
+        }
+    }
+
     pub fn matches(&self, s: &str) -> bool {
         match self {
             LikePattern::Pieces {

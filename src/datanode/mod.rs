@@ -8,6 +8,7 @@
 //! the client hears back.
 
 mod collection;
+mod compact;
 pub mod manifest;
 mod record;
 mod seal;
@@ -257,7 +258,35 @@ impl DataNode {
         if let Some(meta) = self.catalog.collection_by_id(coll) {
             self.ensure_indexes(&meta);
         }
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.compact(coll).await {
+                tracing::warn!(collection = coll, error = %e, "compaction failed");
+            }
+        });
         Ok(())
+    }
+
+    /// Merges small sealed segments and drops deleted rows; then indexes the result.
+    pub async fn compact(self: &Arc<Self>, coll: i64) -> Result<usize> {
+        let data = self.collection(coll)?;
+        let seal_rows = {
+            let row_bytes = data
+                .snapshot()
+                .iter()
+                .find(|s| s.rows > 0)
+                .map(|s| s.memory_bytes() / s.rows)
+                .unwrap_or(1)
+                .max(1);
+            self.cfg.segment_max_bytes / row_bytes
+        };
+        let n = compact::compact_collection(self, &data, seal_rows).await?;
+        if n > 0 {
+            if let Some(meta) = self.catalog.collection_by_id(coll) {
+                self.ensure_indexes(&meta);
+            }
+        }
+        Ok(n)
     }
 
     /// Removes WAL files no collection needs any more.

@@ -160,7 +160,7 @@ async fn persist_seal(
 }
 
 /// Uploads the delete masks changed since they were last persisted.
-async fn persist_masks(store: &ObjectStorage, data: &CollectionData) -> Result<()> {
+pub(super) async fn persist_masks(store: &ObjectStorage, data: &CollectionData) -> Result<()> {
     let todo: Vec<(SegmentId, Vec<u8>, usize)> = {
         let mut st = data.state.write();
         let dirty: Vec<SegmentId> = st.dirty_masks.drain().collect();

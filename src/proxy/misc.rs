@@ -229,6 +229,7 @@ pub async fn manual_compaction(
         })?,
     };
     p.data.flush(coll.id).await?;
+    p.data.compact(coll.id).await?;
     Ok(m::ManualCompactionResponse {
         status: ok_status(),
         compaction_id: p.catalog.next_id(),

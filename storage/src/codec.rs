@@ -16,8 +16,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::error::{Result, StorageError};
 
-/// Rows per decoded batch before concatenation.
-const READ_BATCH_ROWS: usize = 64 * 1024;
+/// Upper bound on rows per decoded batch before concatenation.
+const MAX_READ_BATCH_ROWS: usize = 1 << 24;
 
 /// True for columns written raw: float vectors neither compress nor benefit
 /// from dictionaries or min/max statistics, and encoding speed matters.
@@ -65,8 +65,11 @@ pub fn batch_to_parquet(batch: &RecordBatch) -> Result<Bytes> {
 /// Decodes a Parquet file into one batch with the stored Arrow schema, keeping
 /// only the top-level columns in `projection` (in file order) when given.
 pub fn parquet_to_batch(bytes: Bytes, projection: Option<&[usize]>) -> Result<RecordBatch> {
-    let mut builder =
-        ParquetRecordBatchReaderBuilder::try_new(bytes)?.with_batch_size(READ_BATCH_ROWS);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    // Decode everything as one batch where possible: concatenating afterwards
+    // would copy every vector once more.
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let mut builder = builder.with_batch_size(rows.clamp(1, MAX_READ_BATCH_ROWS));
     if let Some(cols) = projection {
         let n = builder.schema().fields().len();
         if let Some(bad) = cols.iter().find(|&&c| c >= n) {

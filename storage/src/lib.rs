@@ -23,6 +23,6 @@ pub use meta::{
     get_json, json_op, put_json, scan_json, MemoryMetaStore, MetaOp, MetaStore, SledMetaStore,
     META_FORMAT_VERSION, META_VERSION_KEY,
 };
-pub use object::{ObjectStorage, RetryPolicy};
+pub use object::{ObjectStorage, RetryPolicy, MULTIPART_THRESHOLD};
 pub use schema::{CollectionSchema, DataType, FieldSchema, ScalarValue, META_FIELD};
 pub use wal::{Lsn, Wal, WalAck, WalOptions, WalRecord};

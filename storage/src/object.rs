@@ -20,7 +20,9 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 
 use crate::error::{Result, StorageError};
 
@@ -55,7 +57,16 @@ pub struct ObjectStorage {
     local_root: Option<PathBuf>,
     description: String,
     retry: RetryPolicy,
+    /// Remote puts larger than this go up as multipart uploads.
+    multipart_threshold: usize,
 }
+
+/// Default size above which remote puts use multipart uploads.
+pub const MULTIPART_THRESHOLD: usize = 64 << 20;
+/// Part size of multipart uploads (S3 wants at least 5 MiB but the last).
+const PART_BYTES: usize = 16 << 20;
+/// Parts in flight at once.
+const PART_CONCURRENCY: usize = 4;
 
 impl std::fmt::Debug for ObjectStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -216,12 +227,32 @@ impl ObjectStorage {
             local_root: None,
             description: description.into(),
             retry: RetryPolicy::default(),
+            multipart_threshold: MULTIPART_THRESHOLD,
         }
+    }
+
+    /// Wraps the backend (e.g. in a fault injector) keeping prefix and
+    /// description. Local puts then go through the wrapped `object_store`
+    /// too (atomic rename, but no fsync), so faults reach every request.
+    pub fn wrap_store(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+    ) -> ObjectStorage {
+        self.store = wrap(self.store);
+        self.local_root = None;
+        self.description = format!("{} (wrapped)", self.description);
+        self
     }
 
     /// Replaces the retry policy.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> ObjectStorage {
         self.retry = retry;
+        self
+    }
+
+    /// Changes the size above which remote puts use multipart uploads.
+    pub fn with_multipart_threshold(mut self, bytes: usize) -> ObjectStorage {
+        self.multipart_threshold = bytes;
         self
     }
 
@@ -293,6 +324,13 @@ impl ObjectStorage {
                 .await;
         }
         let store = &self.store;
+        if bytes.len() > self.multipart_threshold {
+            return self
+                .retrying("put", key, || {
+                    multipart_put(store.as_ref(), &path, bytes.clone())
+                })
+                .await;
+        }
         self.retrying("put", key, || async {
             store
                 .put(&path, PutPayload::from_bytes(bytes.clone()))
@@ -390,6 +428,27 @@ fn is_transient(e: &object_store::Error) -> bool {
             | E::Unauthenticated { .. }
             | E::UnknownConfigurationKey { .. }
     )
+}
+
+/// Uploads `bytes` in parts of [`PART_BYTES`], a few at a time; a failed
+/// upload is aborted (best effort) so no parts linger.
+async fn multipart_put(
+    store: &dyn ObjectStore,
+    path: &ObjPath,
+    bytes: Bytes,
+) -> object_store::Result<()> {
+    let upload = store.put_multipart(path).await?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if let Err(e) = writer.wait_for_capacity(PART_CONCURRENCY).await {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        let n = rest.len().min(PART_BYTES);
+        writer.put(rest.split_to(n));
+    }
+    writer.finish().await.map(|_| ())
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);

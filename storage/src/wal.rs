@@ -164,7 +164,8 @@ fn parse_file_name(name: &str) -> Option<Lsn> {
     if digits.len() != 20 {
         return None;
     }
-    digits.parse().ok()
+    // LSNs start at 1; a file claiming 0 is not ours.
+    digits.parse().ok().filter(|&lsn| lsn > 0)
 }
 
 fn checksum(lsn: Lsn, payload: &[u8]) -> u32 {
@@ -740,6 +741,7 @@ mod tests {
     fn file_names_parse() {
         assert_eq!(parse_file_name(&file_name(42)), Some(42));
         assert_eq!(parse_file_name("wal-1.log"), None);
+        assert_eq!(parse_file_name(&file_name(0)), None);
         assert_eq!(parse_file_name("other"), None);
     }
 }

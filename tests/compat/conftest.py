@@ -63,6 +63,11 @@ class QuiverServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port
         self.extra_args = list(extra_args)
+        # QUIVER_TEST_STORAGE=s3://bucket/prefix runs the suite against S3: each server
+        # gets its own prefix (kept across restarts of the same server).
+        storage = os.environ.get("QUIVER_TEST_STORAGE")
+        if storage and "--storage" not in self.extra_args:
+            self.extra_args += ["--storage", f"{storage.rstrip('/')}/{uuid.uuid4().hex}"]
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "quiver-test.log"
         self.startup_seconds: float | None = None

@@ -94,6 +94,14 @@ const VOCAB: &[&str] = &[
     "9223372036854775807",
 ];
 
+/// Iterations; raise with `QUIVER_FUZZ_ITERS` for a longer soak.
+fn iters(default: usize) -> usize {
+    std::env::var("QUIVER_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn try_expr(expr: &str) {
     let templates = HashMap::from([("a".to_string(), serde_json::json!(1))]);
     for dynamic in [true, false] {
@@ -110,7 +118,7 @@ fn try_expr(expr: &str) {
 #[test]
 fn random_bytes_never_panic() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    for _ in 0..3000 {
+    for _ in 0..iters(3000) {
         let len = rng.below(40);
         let bytes: Vec<u8> = (0..len)
             .map(|_| {
@@ -129,7 +137,7 @@ fn random_bytes_never_panic() {
 #[test]
 fn random_tokens_never_panic() {
     let mut rng = Rng(42);
-    for _ in 0..5000 {
+    for _ in 0..iters(5000) {
         let len = 1 + rng.below(12);
         let expr: Vec<&str> = (0..len).map(|_| VOCAB[rng.below(VOCAB.len())]).collect();
         try_expr(&expr.join(" "));

@@ -522,6 +522,11 @@ fn tenant_filter_is_fast() {
         assert_eq!(m.count_set_bits(), n as usize / 4);
     }
     eprintln!("tenant filter over {n} rows: {best:?}");
+    let t = std::time::Instant::now();
+    let v = f.evaluate(&b).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("  as Vec<bool>: {:?}", t.elapsed());
+    assert_eq!(v.iter().filter(|x| **x).count(), n as usize / 4);
+    assert!(v[0] && !v[1] && v[4]);
     let f = Filter::parse("tenant_id in [\"acme\", \"initech\"]", &s, &HashMap::new())
         .unwrap_or_else(|e| panic!("{e}"));
     let m = f.evaluate(&b).unwrap_or_else(|e| panic!("{e}"));
@@ -608,4 +613,55 @@ fn float_fields_compare_as_f32() {
 fn filter_is_send_and_sync() {
     fn check<T: Send + Sync + Clone + std::fmt::Debug>() {}
     check::<Filter>();
+}
+
+#[test]
+fn raw_prefilter_respects_escapes_and_negation() {
+    let mut id = field(100, "id", DataType::Int64, false);
+    id.is_primary = true;
+    let s = CollectionSchema {
+        name: "j".into(),
+        description: String::new(),
+        fields: vec![id, field(101, "m", DataType::Json, true)],
+        enable_dynamic_field: false,
+    };
+    let docs: Vec<Option<&[u8]>> = vec![
+        Some(br#"{"k":"abc"}"#),
+        Some(br#"{"k":"\u0061bc"}"#),
+        Some(br#"{"k":"xyz","t":["abc"]}"#),
+        Some(br#"{"j":"abc"}"#),
+        None,
+        Some(br#"{"k":"caf\u00e9","t":["a\"b"]}"#),
+    ];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+        Arc::new(BinaryArray::from(docs)),
+    ];
+    let b = RecordBatch::try_new(s.arrow_schema(), cols).unwrap_or_else(|e| panic!("{e}"));
+    for (expr, want) in [
+        ("m[\"k\"] == \"abc\"", vec![1, 2]),
+        ("\"abc\" == m[\"k\"]", vec![1, 2]),
+        ("not (m[\"k\"] == \"abc\")", vec![3, 6]),
+        ("not (m[\"k\"] != \"abc\")", vec![1, 2]),
+        ("m[\"k\"] in [\"abc\", \"q\"]", vec![1, 2]),
+        ("m[\"k\"] not in [\"abc\"]", vec![3, 6]),
+        ("m[\"k\"] like \"ab%\"", vec![1, 2]),
+        ("m[\"k\"] == \"café\"", vec![6]),
+        ("m[\"k\"] == \"abc\" or m[\"k\"] == \"xyz\"", vec![1, 2, 3]),
+        ("json_contains(m[\"t\"], \"abc\")", vec![3]),
+        ("json_contains(m[\"t\"], \"a\\\"b\")", vec![6]),
+        ("id > 1 and m[\"k\"] == \"abc\"", vec![2]),
+        ("not (id > 1 and m[\"k\"] == \"abc\")", vec![1, 3, 6]),
+    ] {
+        let f = Filter::parse(expr, &s, &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<i64> = f
+            .evaluate(&b)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m)
+            .map(|(i, _)| i as i64 + 1)
+            .collect();
+        assert_eq!(got, want, "{expr}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::arch::x86_64::*;
 
-use super::KernelTable;
+use super::{DotI8Fn, KernelTable};
 
 /// The AVX-512 table, or `None` when the CPU lacks AVX-512F/BW. The `i8` dot product
 /// uses VNNI (`vpdpbusd`) when available.
@@ -178,8 +178,8 @@ unsafe fn dot_i8_bw_impl(a: &[i8], b: &[i8]) -> i32 {
 }
 
 /// Every `i8` dot-product variant this CPU can run (for tests and benches).
-pub fn dot_i8_variants() -> Vec<(&'static str, fn(&[i8], &[i8]) -> i32)> {
-    let mut v: Vec<(&'static str, fn(&[i8], &[i8]) -> i32)> = Vec::new();
+pub fn dot_i8_variants() -> Vec<(&'static str, DotI8Fn)> {
+    let mut v: Vec<(&'static str, DotI8Fn)> = Vec::new();
     if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
         v.push(("avx512bw", dot_i8_bw));
         if is_x86_feature_detected!("avx512vnni") {

@@ -22,6 +22,9 @@ use std::sync::OnceLock;
 /// Signature of a binary distance kernel.
 pub type DistFn = fn(&[f32], &[f32]) -> f32;
 
+/// Signature of the integer dot product of two `i8` code vectors.
+pub type DotI8Fn = fn(&[i8], &[i8]) -> i32;
+
 /// A set of kernels for one instruction set.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelTable {
@@ -32,7 +35,7 @@ pub struct KernelTable {
     /// Squared euclidean distance over `min(a.len(), b.len())` components.
     pub l2_sq: DistFn,
     /// Exact integer dot product of two `i8` slices over `min(a.len(), b.len())` components.
-    pub dot_i8: fn(&[i8], &[i8]) -> i32,
+    pub dot_i8: DotI8Fn,
 }
 
 static TABLE: OnceLock<KernelTable> = OnceLock::new();

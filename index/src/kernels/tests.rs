@@ -141,7 +141,7 @@ fn selected_is_known() {
 
 #[test]
 fn i8_dot_matches_scalar() {
-    let mut variants: Vec<(&str, fn(&[i8], &[i8]) -> i32)> =
+    let mut variants: Vec<(&str, DotI8Fn)> =
         available().iter().map(|t| (t.name, t.dot_i8)).collect();
     #[cfg(target_arch = "x86_64")]
     variants.extend(avx512::dot_i8_variants());

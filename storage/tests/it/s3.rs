@@ -2,11 +2,16 @@
 //! temporary directory on 127.0.0.1 (a bucket is a directory).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use quiver_storage::{batch_to_parquet, parquet_to_batch, ObjectStorage, StorageError};
+use quiver_storage::{
+    batch_to_parquet, parquet_to_batch, Fault, FaultyStore, ObjectStorage, RetryPolicy,
+    StorageError,
+};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
@@ -118,6 +123,65 @@ async fn s3_configured_from_standard_variables() {
     let s = ok(ObjectStorage::s3_from_vars("envbucket", "", vars));
     assert_eq!(s.describe(), "s3://envbucket");
     exercise(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_large_objects_use_multipart() {
+    let server = start_s3(&["bucket"]).await;
+    let s = ok(ObjectStorage::s3_with(
+        "bucket",
+        "mp",
+        &server.endpoint,
+        ACCESS_KEY,
+        SECRET_KEY,
+    ))
+    .with_multipart_threshold(1 << 20);
+    let big: Vec<u8> = (0..40_000_000u32).map(|i| (i % 251) as u8).collect();
+    let big = Bytes::from(big);
+    ok(s.put("big.bin", big.clone()).await);
+    let back = ok(s.get("big.bin").await);
+    assert_eq!(back.len(), big.len());
+    assert!(back == big);
+    assert_eq!(ok(s.list("").await), vec!["big.bin"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_with_injected_faults_retries_or_fails_cleanly() {
+    let server = start_s3(&["bucket"]).await;
+    let mut faulty = None;
+    let s = ok(ObjectStorage::s3_with(
+        "bucket",
+        "f",
+        &server.endpoint,
+        ACCESS_KEY,
+        SECRET_KEY,
+    ))
+    .wrap_store(|inner| {
+        let f = Arc::new(FaultyStore::new(inner, 3, Fault::Fail));
+        faulty = Some(f.clone());
+        f
+    })
+    .with_retry_policy(RetryPolicy {
+        attempts: 3,
+        backoff: Duration::from_millis(5),
+        attempt_timeout: Duration::from_secs(10),
+    });
+    let faulty = faulty.unwrap_or_else(|| panic!("not wrapped"));
+    let schema = full_schema(16);
+    let batch = full_batch(&schema, 500);
+    for i in 0..6 {
+        let key = format!("seg/{i}/data.parquet");
+        ok(s.put(&key, ok(batch_to_parquet(&batch))).await);
+        assert_eq!(ok(parquet_to_batch(ok(s.get(&key).await), None)), batch);
+    }
+    assert!(faulty.injected() >= 4);
+    faulty.set_every_nth(1);
+    assert!(matches!(
+        s.put("seg/x", Bytes::from_static(b"x")).await,
+        Err(StorageError::ObjectStore(_))
+    ));
+    faulty.set_enabled(false);
+    assert_eq!(ok(s.list("seg/").await).len(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
