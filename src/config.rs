@@ -19,6 +19,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub storage: StorageConfig,
     pub limits: Limits,
+    pub auth: AuthConfig,
+}
+
+/// Authentication (off by default, as in Milvus).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Require `user:password` credentials (root / Milvus at first start).
+    pub enabled: bool,
 }
 
 /// Object storage for sealed segments.
@@ -59,6 +68,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./quiver-data"),
             storage: StorageConfig::default(),
             limits: Limits::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -89,12 +99,15 @@ mod tests {
             max_message_bytes = 10
             segment_max_bytes = 20
             sync_wal = false
+            [auth]
+            enabled = true
             "#,
         )
         .expect("parse");
         assert_eq!(c.port, 1234);
         assert_eq!(c.storage.uri, "s3://b/p");
         assert!(!c.limits.sync_wal);
+        assert!(c.auth.enabled);
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
         assert_eq!(Config::default().port, 19530);
     }

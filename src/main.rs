@@ -51,6 +51,9 @@ enum Command {
         /// Object storage for segments: s3://bucket/prefix, file:///path or memory://.
         #[arg(long)]
         storage: Option<String>,
+        /// Require credentials (user:password; root / Milvus at first start).
+        #[arg(long)]
+        auth: bool,
     },
 }
 
@@ -70,6 +73,7 @@ fn main() -> anyhow::Result<()> {
             port,
             data_dir,
             storage,
+            auth,
         } => {
             let mut cfg = match config {
                 Some(path) => Config::from_file(&path)?,
@@ -86,6 +90,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(s) = storage {
                 cfg.storage.uri = s;
+            }
+            if auth {
+                cfg.auth.enabled = true;
             }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

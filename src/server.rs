@@ -10,6 +10,7 @@ use anyhow::Context;
 use quiver_storage::{MetaStore, ObjectStorage, SledMetaStore};
 use tokio::net::TcpListener;
 
+use crate::catalog::users::Users;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::datanode::{DataNode, DataNodeConfig};
@@ -29,6 +30,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         .context("cannot open object storage")?;
     tracing::info!(storage = %store.describe(), "object storage");
     let catalog = Arc::new(Catalog::open(meta.clone())?);
+    let users = Arc::new(Users::open(meta.clone())?);
     let index = Arc::new(IndexNode::default());
     let data = DataNode::open(
         DataNodeConfig {
@@ -47,6 +49,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         catalog,
         data,
         query,
+        users,
     }))
 }
 
@@ -61,22 +64,30 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    let users = proxy.users.clone();
+    let auth_on = cfg.auth.enabled;
     let svc = MilvusServiceServer::new(Service::new(proxy))
         .max_decoding_message_size(cfg.limits.max_message_bytes)
         .max_encoding_message_size(cfg.limits.max_message_bytes);
+    let svc =
+        tonic::service::interceptor::InterceptedService::new(svc, move |req: tonic::Request<()>| {
+            if auth_on {
+                crate::proxy::auth::check(&users, &req)?;
+            }
+            Ok(req)
+        });
     tracing::info!(
         "Quiver {} listening on {local} (data dir {}, ready in {} ms)",
         env!("CARGO_PKG_VERSION"),
         cfg.data_dir.display(),
         started.elapsed().as_millis()
     );
+    // Nagle's algorithm would hold small responses back for up to ~40 ms;
+    // `Server::tcp_nodelay` does not apply to a listener we pass in ourselves.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_service(svc)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown_signal(),
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown_signal())
         .await?;
     tracing::info!("Quiver stopped");
     Ok(())

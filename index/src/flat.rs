@@ -15,6 +15,7 @@ pub(crate) struct RawScorer<'a> {
     k: &'static KernelTable,
     metric: Metric,
     query: std::borrow::Cow<'a, [f32]>,
+    q_nonzero: bool,
 }
 
 impl<'a> RawScorer<'a> {
@@ -26,10 +27,13 @@ impl<'a> RawScorer<'a> {
         } else {
             std::borrow::Cow::Borrowed(query)
         };
+        let k = kernels::table();
+        let q_nonzero = (k.dot)(&query, &query) > 0.0;
         RawScorer {
-            k: kernels::table(),
+            k,
             metric,
             query,
+            q_nonzero,
         }
     }
 
@@ -41,9 +45,8 @@ impl<'a> RawScorer<'a> {
             Metric::L2 => (self.k.l2_sq)(q, row),
             Metric::Ip => -(self.k.dot)(q, row),
             Metric::Cosine => {
-                let d = (self.k.dot)(q, row);
-                let nn = (self.k.dot)(row, row);
-                if nn > 0.0 && nn.is_finite() && (self.k.dot)(q, q) > 0.0 {
+                let (d, nn) = (self.k.dot_norm)(q, row);
+                if nn > 0.0 && nn.is_finite() && self.q_nonzero {
                     (1.0 - d / nn.sqrt()).clamp(0.0, 2.0)
                 } else {
                     1.0

@@ -14,6 +14,7 @@ pub mod hnsw;
 pub mod kernels;
 mod metric;
 mod quant;
+mod rows;
 mod topk;
 
 pub use bitset::Bitset;
@@ -21,3 +22,4 @@ pub use error::IndexError;
 pub use flat::FlatIndex;
 pub use hnsw::{FilterPlan, Hnsw, HnswParams};
 pub use metric::{Metric, Neighbor};
+pub use rows::VectorStorage;

@@ -7,6 +7,7 @@
 
 pub mod model;
 pub mod tso;
+pub mod users;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -167,11 +167,10 @@ async fn merge(node: &Arc<DataNode>, data: &Arc<CollectionData>, ids: &[SegmentI
             }
         }
     }
-    seal::persist_masks(node.store(), data).await?;
+    let mut superseded = seal::persist_masks(node.store(), data).await?;
     seal::write_manifest(node.meta.as_ref(), data)?;
-    for k in old_keys {
-        let _ = node.store().delete(&k).await;
-    }
+    superseded.extend(old_keys);
+    seal::delete_objects(node.store(), superseded).await;
     tracing::info!(
         collection = data.id,
         merged = ids.len(),

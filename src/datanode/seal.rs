@@ -155,12 +155,28 @@ async fn persist_seal(
             }
         }
     }
-    persist_masks(store, data).await?;
-    write_manifest_with(node.meta.as_ref(), data, None)
+    let superseded = persist_masks(store, data).await?;
+    write_manifest_with(node.meta.as_ref(), data, None)?;
+    delete_objects(store, superseded).await;
+    Ok(())
 }
 
-/// Uploads the delete masks changed since they were last persisted.
-pub(super) async fn persist_masks(store: &ObjectStorage, data: &CollectionData) -> Result<()> {
+/// Best-effort removal of objects no manifest references any more. Only call
+/// after the manifest that stopped referencing them has been written.
+pub(super) async fn delete_objects(store: &ObjectStorage, keys: Vec<String>) {
+    for k in keys {
+        if let Err(e) = store.delete(&k).await {
+            tracing::debug!(key = %k, error = %e, "could not remove superseded object");
+        }
+    }
+}
+
+/// Uploads the delete masks changed since they were last persisted. Returns the
+/// keys of the masks they supersede, to delete once the new manifest is written.
+pub(super) async fn persist_masks(
+    store: &ObjectStorage,
+    data: &CollectionData,
+) -> Result<Vec<String>> {
     let todo: Vec<(SegmentId, Vec<u8>, usize)> = {
         let mut st = data.state.write();
         let dirty: Vec<SegmentId> = st.dirty_masks.drain().collect();
@@ -180,6 +196,7 @@ pub(super) async fn persist_masks(store: &ObjectStorage, data: &CollectionData) 
             })
             .collect()
     };
+    let mut superseded = Vec::new();
     for (id, bytes, ones) in todo {
         let key = if ones == 0 {
             None
@@ -204,11 +221,9 @@ pub(super) async fn persist_masks(store: &ObjectStorage, data: &CollectionData) 
                 .get_mut(&id)
                 .and_then(|e| std::mem::replace(&mut e.delete_key, key))
         };
-        if let Some(old) = old {
-            let _ = store.delete(&old).await;
-        }
+        superseded.extend(old);
     }
-    Ok(())
+    Ok(superseded)
 }
 
 /// Writes the manifest from the collection's current persisted files.

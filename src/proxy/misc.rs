@@ -119,17 +119,6 @@ pub async fn add_collection_field(
     ))
 }
 
-pub async fn list_cred_users(
-    _p: Arc<Proxy>,
-    _c: Ctx,
-    _r: m::ListCredUsersRequest,
-) -> Result<m::ListCredUsersResponse> {
-    Ok(m::ListCredUsersResponse {
-        status: ok_status(),
-        usernames: vec!["root".to_string()],
-    })
-}
-
 pub async fn get_replicas(
     p: Arc<Proxy>,
     ctx: Ctx,

@@ -7,6 +7,7 @@
 //! them into tonic and turns every error into an in-band Milvus status.
 
 mod alias_db;
+pub mod auth;
 mod collection;
 mod index;
 mod misc;
@@ -21,6 +22,7 @@ mod write;
 
 use std::sync::Arc;
 
+use crate::catalog::users::Users;
 use crate::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
 use crate::datanode::DataNode;
 use crate::error::{QuiverError, Result};
@@ -41,6 +43,7 @@ pub struct Proxy {
     pub catalog: Arc<Catalog>,
     pub data: Arc<DataNode>,
     pub query: Arc<QueryNode>,
+    pub users: Arc<Users>,
 }
 
 /// Per-request context taken from the gRPC metadata.

@@ -11,7 +11,7 @@ use futures::FutureExt;
 use tonic::{Request, Response};
 
 use super::status::StatusResponse;
-use super::{alias_db, collection, index, misc, partition, query, search, write, Ctx, Proxy};
+use super::{alias_db, auth, collection, index, misc, partition, query, search, write, Ctx, Proxy};
 use crate::error::QuiverError;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
@@ -138,10 +138,10 @@ rpcs! {
     list_databases: m::ListDatabasesRequest => m::ListDatabasesResponse = alias_db::list_databases;
     describe_database: m::DescribeDatabaseRequest => m::DescribeDatabaseResponse = alias_db::describe_database;
     alter_database: m::AlterDatabaseRequest => Status = alias_db::alter_database;
-    create_credential: m::CreateCredentialRequest => Status = misc::unsupported_status;
-    update_credential: m::UpdateCredentialRequest => Status = misc::unsupported_status;
-    delete_credential: m::DeleteCredentialRequest => Status = misc::unsupported_status;
-    list_cred_users: m::ListCredUsersRequest => m::ListCredUsersResponse = misc::list_cred_users;
+    create_credential: m::CreateCredentialRequest => Status = auth::create_credential;
+    update_credential: m::UpdateCredentialRequest => Status = auth::update_credential;
+    delete_credential: m::DeleteCredentialRequest => Status = auth::delete_credential;
+    list_cred_users: m::ListCredUsersRequest => m::ListCredUsersResponse = auth::list_cred_users;
     create_role: m::CreateRoleRequest => Status = misc::unsupported_status;
     drop_role: m::DropRoleRequest => Status = misc::unsupported_status;
     alter_role: m::AlterRoleRequest => Status = misc::unsupported_status;

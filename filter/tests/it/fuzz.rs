@@ -166,3 +166,67 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let f = Filter::parse(&wide, &schema(true), &HashMap::new());
     assert!(f.is_ok_and(|f| f.evaluate(&batch()).is_ok()));
 }
+
+const ATOMS: &[&str] = &[
+    "id > 3",
+    "age <= 35",
+    "age is null",
+    "name like \"al%\"",
+    "name != \"bob\"",
+    "flag",
+    "score * 2 >= 3",
+    "meta[\"a\"] == 1",
+    "meta[\"a\"] > 2",
+    "meta[\"b\"][\"c\"] == \"x\"",
+    "meta[\"s\"] like \"hel%\"",
+    "meta[\"s\"] in [\"world\", \"help\"]",
+    "json_contains(meta[\"arr\"], 2)",
+    "exists meta[\"b\"]",
+    "array_contains(tags, \"red\")",
+    "tags[0] == \"red\"",
+    "color == \"red\"",
+    "color in [\"blue\", \"green\"]",
+    "n > 5",
+    "n is null",
+    "id % 2 == 0",
+];
+
+fn gen(rng: &mut Rng, depth: usize) -> String {
+    if depth == 0 || rng.below(3) == 0 {
+        return ATOMS[rng.below(ATOMS.len())].to_string();
+    }
+    match rng.below(3) {
+        0 => format!("({} and {})", gen(rng, depth - 1), gen(rng, depth - 1)),
+        1 => format!("({} or {})", gen(rng, depth - 1), gen(rng, depth - 1)),
+        _ => format!("not ({})", gen(rng, depth - 1)),
+    }
+}
+
+fn eval(expr: &str) -> Vec<bool> {
+    let f = Filter::parse(expr, &schema(true), &HashMap::new())
+        .unwrap_or_else(|e| panic!("`{expr}`: {e}"));
+    f.evaluate(&batch())
+        .unwrap_or_else(|e| panic!("`{expr}`: {e}"))
+}
+
+/// Boolean identities that every evaluation path (fast kernels, generic rows,
+/// raw-bytes prefilter, short-circuiting) must agree on.
+#[test]
+fn random_expressions_obey_boolean_identities() {
+    let mut rng = Rng(7);
+    for _ in 0..iters(400) {
+        let a = gen(&mut rng, 3);
+        let b = gen(&mut rng, 3);
+        let ra = eval(&a);
+        let rb = eval(&b);
+        // `not not a` runs below a `not`, where the prefilter is off.
+        assert_eq!(eval(&format!("not (not ({a}))")), ra, "{a}");
+        let and: Vec<bool> = ra.iter().zip(&rb).map(|(x, y)| *x && *y).collect();
+        let or: Vec<bool> = ra.iter().zip(&rb).map(|(x, y)| *x || *y).collect();
+        assert_eq!(eval(&format!("({a}) and ({b})")), and, "{a} AND {b}");
+        assert_eq!(eval(&format!("({b}) and ({a})")), and, "{b} AND {a}");
+        assert_eq!(eval(&format!("({a}) or ({b})")), or, "{a} OR {b}");
+        let na = eval(&format!("not ({a})"));
+        assert!(ra.iter().zip(&na).all(|(x, y)| !(*x && *y)), "{a}");
+    }
+}

@@ -4,27 +4,104 @@ use std::arch::x86_64::*;
 
 use super::KernelTable;
 
-/// The AVX2 table, or `None` when the CPU lacks AVX2 or FMA.
+/// The AVX2 table, or `None` when the CPU lacks AVX2, FMA or F16C.
 pub fn table() -> Option<KernelTable> {
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    if is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+    {
         Some(KernelTable {
             name: "avx2",
             dot,
             l2_sq,
             dot_i8,
+            dot_norm,
+            dot_f16,
+            l2_f16,
         })
     } else {
         None
     }
 }
 
-// SAFETY (both wrappers): only reachable through `table()`, which checked avx2 and fma.
+// SAFETY (all wrappers): only reachable through `table()`, which checked avx2, fma, f16c.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     unsafe { dot_impl(a, b) }
 }
 
 fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_impl(a, b) }
+}
+
+fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
+    unsafe { f16_impl::<false>(a, b) }
+}
+
+fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
+    unsafe { f16_impl::<true>(a, b) }
+}
+
+/// Dot product (`L2 = false`) or squared distance (`L2 = true`) against an f16 row.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_impl<const L2: bool>(a: &[f32], b: &[u16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: every load reads elements below `n`, within both slices.
+    unsafe {
+        while i + 16 <= n {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let x = _mm256_loadu_ps(pa.add(i + 8 * j));
+                let y = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 8 * j) as *const __m128i));
+                *acc = if L2 {
+                    let d = _mm256_sub_ps(x, y);
+                    _mm256_fmadd_ps(d, d, *acc)
+                } else {
+                    _mm256_fmadd_ps(x, y, *acc)
+                };
+            }
+            i += 16;
+        }
+    }
+    let mut r = hsum(_mm256_add_ps(acc[0], acc[1]));
+    for k in i..n {
+        let y = half::f16::from_bits(b[k]).to_f32();
+        r += if L2 { (a[k] - y) * (a[k] - y) } else { a[k] * y };
+    }
+    r
+}
+
+fn dot_norm(a: &[f32], b: &[f32]) -> (f32, f32) {
+    unsafe { dot_norm_impl(a, b) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_norm_impl(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut ab = [_mm256_setzero_ps(); 2];
+    let mut bb = [_mm256_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: every load reads elements below `n`, within both slices.
+    unsafe {
+        while i + 16 <= n {
+            for j in 0..2 {
+                let x = _mm256_loadu_ps(pa.add(i + 8 * j));
+                let y = _mm256_loadu_ps(pb.add(i + 8 * j));
+                ab[j] = _mm256_fmadd_ps(x, y, ab[j]);
+                bb[j] = _mm256_fmadd_ps(y, y, bb[j]);
+            }
+            i += 16;
+        }
+    }
+    let mut d = hsum(_mm256_add_ps(ab[0], ab[1]));
+    let mut nb = hsum(_mm256_add_ps(bb[0], bb[1]));
+    for k in i..n {
+        d += a[k] * b[k];
+        nb += b[k] * b[k];
+    }
+    (d, nb)
 }
 
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {

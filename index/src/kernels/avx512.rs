@@ -16,6 +16,9 @@ pub fn table() -> Option<KernelTable> {
         dot,
         l2_sq,
         dot_i8: if vnni { dot_i8_vnni } else { dot_i8_bw },
+        dot_norm,
+        dot_f16,
+        l2_f16,
     })
 }
 
@@ -27,6 +30,91 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_impl(a, b) }
+}
+
+// SAFETY (f16 wrappers): only reachable through `table()`, which checked avx512f.
+fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
+    unsafe { f16_impl::<false>(a, b) }
+}
+
+fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
+    unsafe { f16_impl::<true>(a, b) }
+}
+
+/// Dot product (`L2 = false`) or squared distance (`L2 = true`) against an f16 row.
+#[target_feature(enable = "avx512f")]
+unsafe fn f16_impl<const L2: bool>(a: &[f32], b: &[u16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: full loads read lanes below `n`; the tail uses masked loads.
+    unsafe {
+        while i + 32 <= n {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let x = _mm512_loadu_ps(pa.add(i + 16 * j));
+                let y = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 16 * j) as *const __m256i));
+                *acc = if L2 {
+                    let d = _mm512_sub_ps(x, y);
+                    _mm512_fmadd_ps(d, d, *acc)
+                } else {
+                    _mm512_fmadd_ps(x, y, *acc)
+                };
+            }
+            i += 32;
+        }
+        while i < n {
+            let m = tail_mask((n - i).min(16));
+            let x = _mm512_maskz_loadu_ps(m, pa.add(i));
+            let y = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, pb.add(i) as *const i16));
+            acc[0] = if L2 {
+                let d = _mm512_sub_ps(x, y);
+                _mm512_fmadd_ps(d, d, acc[0])
+            } else {
+                _mm512_fmadd_ps(x, y, acc[0])
+            };
+            i += 16;
+        }
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
+}
+
+// SAFETY: only reachable through `table()`, which checked avx512f.
+fn dot_norm(a: &[f32], b: &[f32]) -> (f32, f32) {
+    unsafe { dot_norm_impl(a, b) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_norm_impl(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut ab = [_mm512_setzero_ps(); 2];
+    let mut bb = [_mm512_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: full loads read lanes below `n`; the tail uses masked loads.
+    unsafe {
+        while i + 32 <= n {
+            for j in 0..2 {
+                let x = _mm512_loadu_ps(pa.add(i + 16 * j));
+                let y = _mm512_loadu_ps(pb.add(i + 16 * j));
+                ab[j] = _mm512_fmadd_ps(x, y, ab[j]);
+                bb[j] = _mm512_fmadd_ps(y, y, bb[j]);
+            }
+            i += 32;
+        }
+        while i < n {
+            let m = tail_mask((n - i).min(16));
+            let x = _mm512_maskz_loadu_ps(m, pa.add(i));
+            let y = _mm512_maskz_loadu_ps(m, pb.add(i));
+            ab[0] = _mm512_fmadd_ps(x, y, ab[0]);
+            bb[0] = _mm512_fmadd_ps(y, y, bb[0]);
+            i += 16;
+        }
+    }
+    (
+        _mm512_reduce_add_ps(_mm512_add_ps(ab[0], ab[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(bb[0], bb[1])),
+    )
 }
 
 // SAFETY: only reachable through `table()`, which checked avx512f, avx512bw and avx512vnni.

@@ -22,6 +22,12 @@ use std::sync::OnceLock;
 /// Signature of a binary distance kernel.
 pub type DistFn = fn(&[f32], &[f32]) -> f32;
 
+/// Signature of a fused kernel returning `(dot(a, b), dot(b, b))` in one pass.
+pub type DotNormFn = fn(&[f32], &[f32]) -> (f32, f32);
+
+/// Signature of a kernel between an `f32` query and an IEEE half-precision row (raw bits).
+pub type F16Fn = fn(&[f32], &[u16]) -> f32;
+
 /// Signature of the integer dot product of two `i8` code vectors.
 pub type DotI8Fn = fn(&[i8], &[i8]) -> i32;
 
@@ -36,6 +42,12 @@ pub struct KernelTable {
     pub l2_sq: DistFn,
     /// Exact integer dot product of two `i8` slices over `min(a.len(), b.len())` components.
     pub dot_i8: DotI8Fn,
+    /// `(dot(a, b), dot(b, b))` in one pass over `b` (cosine against unnormalised rows).
+    pub dot_norm: DotNormFn,
+    /// Dot product of an `f32` query with an `f16` row.
+    pub dot_f16: F16Fn,
+    /// Squared euclidean distance between an `f32` query and an `f16` row.
+    pub l2_f16: F16Fn,
 }
 
 static TABLE: OnceLock<KernelTable> = OnceLock::new();

@@ -12,6 +12,9 @@ pub fn table() -> Option<KernelTable> {
             dot,
             l2_sq,
             dot_i8: super::scalar::dot_i8,
+            dot_norm,
+            dot_f16: super::scalar::dot_f16,
+            l2_f16: super::scalar::l2_f16,
         })
     } else {
         None
@@ -25,6 +28,10 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_impl(a, b) }
+}
+
+fn dot_norm(a: &[f32], b: &[f32]) -> (f32, f32) {
+    (dot(a, b), dot(b, b))
 }
 
 #[target_feature(enable = "neon")]

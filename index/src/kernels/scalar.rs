@@ -9,6 +9,9 @@ pub const TABLE: KernelTable = KernelTable {
     dot,
     l2_sq,
     dot_i8,
+    dot_norm,
+    dot_f16,
+    l2_f16,
 };
 
 /// Dot product over `min(a.len(), b.len())` components.
@@ -45,4 +48,28 @@ pub fn normalize(a: &mut [f32]) {
 /// Exact integer dot product of two `i8` slices.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
+/// `(dot(a, b), dot(b, b))`.
+pub fn dot_norm(a: &[f32], b: &[f32]) -> (f32, f32) {
+    (dot(a, b), dot(b, b))
+}
+
+/// Dot product of an `f32` query with an `f16` row (raw bits).
+pub fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, &y)| x * half::f16::from_bits(y).to_f32())
+        .sum()
+}
+
+/// Squared euclidean distance between an `f32` query and an `f16` row (raw bits).
+pub fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, &y)| {
+            let d = x - half::f16::from_bits(y).to_f32();
+            d * d
+        })
+        .sum()
 }

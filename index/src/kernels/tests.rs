@@ -65,6 +65,14 @@ fn every_path_matches_scalar() {
                     "{} l2 n={n}: {got} vs {l2}",
                     t.name
                 );
+                let (d, nb) = (t.dot_norm)(&a, &b);
+                let (_, bmag) = f64_dot(&b, &b);
+                assert!((d as f64 - exact).abs() <= tol, "{} dot_norm n={n}", t.name);
+                assert!(
+                    (nb as f64 - bmag).abs() <= 1e-5 * bmag + 1e-30,
+                    "{} norm n={n}",
+                    t.name
+                );
                 let sref = scalar::l2_sq(&a, &b) as f64;
                 assert!((sref - l2).abs() <= 1e-5 * l2 + 1e-30, "scalar l2 n={n}");
             }
@@ -162,6 +170,30 @@ fn i8_dot_matches_scalar() {
         for (name, f) in &variants {
             assert_eq!(f(&x, &x), scalar::dot_i8(&x, &x), "{name} n={n}");
             assert_eq!(f(&x, &y), scalar::dot_i8(&x, &y), "{name} n={n}");
+        }
+    }
+}
+
+#[test]
+fn f16_kernels_match_scalar() {
+    let mut rng = Lcg(21);
+    for t in available() {
+        for &n in &dims() {
+            let a = rng.vec(n, 1.0);
+            let b: Vec<u16> = rng
+                .vec(n, 1.0)
+                .iter()
+                .map(|&x| half::f16::from_f32(x).to_bits())
+                .collect();
+            let bf: Vec<f32> = b.iter().map(|&x| half::f16::from_bits(x).to_f32()).collect();
+            let (exact, mag) = f64_dot(&a, &bf);
+            let got = (t.dot_f16)(&a, &b) as f64;
+            assert!((got - exact).abs() <= 1e-5 * mag + 1e-30, "{} dot_f16 n={n}", t.name);
+            let l2 = f64_l2(&a, &bf);
+            let got = (t.l2_f16)(&a, &b) as f64;
+            assert!((got - l2).abs() <= 1e-5 * l2 + 1e-30, "{} l2_f16 n={n}", t.name);
+            let s = scalar::dot_f16(&a, &b) as f64;
+            assert!((s - exact).abs() <= 1e-5 * mag + 1e-30, "scalar dot_f16 n={n}");
         }
     }
 }

@@ -107,3 +107,40 @@ fn plain_threads_and_rollover() {
     assert!(recs.windows(2).all(|w| w[1].0 == w[0].0 + 1));
     assert!(remaining >= 1);
 }
+
+/// Throughput with insert-sized records (1,000 rows x 1536 floats ≈ 6 MB);
+/// run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn wal_throughput_6mb_records() {
+    let dir = tempdir();
+    let (wal, _) = ok(Wal::open(dir.path(), WalOptions::default(), 0));
+    let record = vec![7u8; 1000 * 1536 * 4];
+    let n = 100;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let (_, ack) = ok(wal.submit(record.clone()));
+        ok(ack.await);
+    }
+    let serial = t.elapsed();
+    let t = std::time::Instant::now();
+    let acks: Vec<_> = (0..n).map(|_| ok(wal.submit(record.clone())).1).collect();
+    for a in acks {
+        ok(a.await);
+    }
+    let pipelined = t.elapsed();
+    let mb = (n * record.len()) as f64 / 1e6;
+    println!(
+        "wal 6 MB records: serial {:.0} MB/s ({:?}/record), pipelined {:.0} MB/s, {} flushes",
+        mb / serial.as_secs_f64(),
+        serial / n as u32,
+        mb / pipelined.as_secs_f64(),
+        wal.flush_count()
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..200 {
+        let (_, ack) = ok(wal.submit(vec![1u8; 100]));
+        ok(ack.await);
+    }
+    println!("wal small record fsync latency: {:?}", t.elapsed() / 200);
+}
