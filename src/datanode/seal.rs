@@ -112,7 +112,7 @@ async fn persist_seal(
     node: &DataNode,
     data: &CollectionData,
     frozen: Vec<Arc<Segment>>,
-    _seal_lsn: u64,
+    seal_lsn: u64,
 ) -> Result<()> {
     let store = node.store();
     // 2. Concatenate and upload each frozen segment, unlocked.
@@ -156,7 +156,8 @@ async fn persist_seal(
         }
     }
     let superseded = persist_masks(store, data).await?;
-    write_manifest_with(node.meta.as_ref(), data, None)?;
+    // Every record up to `seal_lsn` is now in a sealed segment or a persisted mask.
+    write_manifest_with(node.meta.as_ref(), data, Some(seal_lsn))?;
     delete_objects(store, superseded).await;
     Ok(())
 }
