@@ -124,5 +124,10 @@ impl From<arrow::error::ArrowError> for QuiverError {
     }
 }
 
+/// A validated schema always has a primary key; its absence is a server bug.
+pub fn no_primary_key() -> QuiverError {
+    QuiverError::Internal("collection schema has no primary key".into())
+}
+
 /// Result alias used across the server.
 pub type Result<T> = std::result::Result<T, QuiverError>;

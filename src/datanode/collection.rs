@@ -15,7 +15,7 @@ use quiver_filter::PkValue;
 use quiver_storage::{CollectionSchema, Lsn};
 
 use super::manifest::SegmentEntry;
-use crate::error::{QuiverError, Result};
+use crate::error::{no_primary_key, QuiverError, Result};
 use crate::segment::{PartitionId, Segment, SegmentId};
 
 /// Where a live row is.
@@ -63,10 +63,7 @@ pub struct CollectionData {
 impl CollectionData {
     /// Empty data for a collection.
     pub fn new(id: i64, schema: Arc<CollectionSchema>) -> Result<Self> {
-        let pk_col = schema
-            .primary()
-            .and_then(|p| schema.column_index(&p.name))
-            .ok_or_else(|| QuiverError::Internal("collection without primary key".into()))?;
+        let pk_col = schema.primary_column().ok_or_else(no_primary_key)?;
         Ok(CollectionData {
             id,
             schema,

@@ -13,7 +13,7 @@ use super::query::{parse_filter, plan_partitions, templates};
 use super::{kv_get, ok_status, Ctx, Proxy, MAX_TOPK};
 use crate::catalog::{metric_name, CollectionMeta, IndexKind};
 use crate::convert;
-use crate::error::{invalid, QuiverError, Result};
+use crate::error::{invalid, no_primary_key, QuiverError, Result};
 use crate::proto::common::KeyValuePair;
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
@@ -163,11 +163,7 @@ async fn vectors_by_ids(
         .schema
         .column_index(&field.name)
         .ok_or_else(|| QuiverError::Internal("vector column missing".into()))?;
-    let pk_col = coll
-        .schema
-        .primary()
-        .and_then(|f| coll.schema.column_index(&f.name))
-        .ok_or_else(|| QuiverError::Internal("pk column missing".into()))?;
+    let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
     let found_pks = crate::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?;
     let vecs = gather(&out.segments, &out.rows, col)?;
     let list = vecs

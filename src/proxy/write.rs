@@ -11,11 +11,12 @@ use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
 
+use super::output::gather;
 use super::query::{parse_filter, templates};
 use super::{ok_status, Ctx, Proxy};
 use crate::catalog::{CollectionMeta, DEFAULT_PARTITION};
 use crate::convert;
-use crate::error::{invalid, QuiverError, Result};
+use crate::error::{invalid, no_primary_key, QuiverError, Result};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
 use crate::querynode::QueryPlan;
@@ -127,11 +128,7 @@ async fn write_rows(p: &Proxy, ctx: &Ctx, rows: Rows<'_>, upsert: bool) -> Resul
         upsert,
         &mut next_id,
     )?;
-    let pk_col = coll
-        .schema
-        .primary()
-        .and_then(|f| coll.schema.column_index(&f.name))
-        .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
+    let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
     let ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
     let n = batch.num_rows();
     let parts = route(&coll, partition, batch)?;
@@ -209,21 +206,12 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
             pks,
         })
         .await?;
-    let data = p.data.collection(coll.id)?;
-    let mut doomed = Vec::with_capacity(out.rows.len());
-    for (si, row) in &out.rows {
-        let seg = &out.segments[*si];
-        let (c, r) = seg.locate(*row);
-        let col = coll
-            .schema
-            .primary()
-            .and_then(|f| coll.schema.column_index(&f.name))
-            .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
-        let slice = seg.column(c, col).slice(r, 1);
-        let batch_pks = crate::datanode::pk_values(slice.as_ref())?;
-        doomed.extend(batch_pks);
-    }
-    drop(data);
+    let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
+    let doomed = if out.rows.is_empty() {
+        Vec::new()
+    } else {
+        crate::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?
+    };
     let n = p.data.delete(coll.id, doomed).await?;
     let mut res = mutation(&p, None, 0);
     res.delete_cnt = n as i64;

@@ -17,7 +17,7 @@ use quiver_index::{Bitset, FlatIndex, Metric, Neighbor};
 use rayon::prelude::*;
 
 use crate::datanode::{pk_values, DataNode};
-use crate::error::{QuiverError, Result};
+use crate::error::{no_primary_key, QuiverError, Result};
 use crate::segment::{PartitionId, Segment};
 
 /// Keep hits whose distance lies in `[lo, hi)` (internal distance, smaller = better).
@@ -132,11 +132,7 @@ impl QueryNode {
                     .is_none_or(|p| p.contains(&s.partition))
             })
             .collect();
-        let pk_col = data
-            .schema
-            .primary()
-            .and_then(|p| data.schema.column_index(&p.name))
-            .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
+        let pk_col = data.schema.primary_column().ok_or_else(no_primary_key)?;
         run_blocking(move || query_now(plan, segments, pk_col)).await
     }
 }

@@ -211,6 +211,11 @@ impl CollectionSchema {
         self.fields.iter().find(|f| f.is_primary)
     }
 
+    /// Column position of the primary key (fields come first, in order).
+    pub fn primary_column(&self) -> Option<usize> {
+        self.fields.iter().position(|f| f.is_primary)
+    }
+
     /// Vector fields in schema order.
     pub fn vector_fields(&self) -> impl Iterator<Item = &FieldSchema> {
         self.fields.iter().filter(|f| f.is_vector())
