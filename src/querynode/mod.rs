@@ -179,45 +179,34 @@ fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOut
         .par_iter()
         .map(|s| eval_filter(plan.filter.as_deref(), s).map(|f| s.allow_mask(f.as_deref())))
         .collect::<Result<_>>()?;
-    let hits: Vec<Vec<Hit>> = plan
-        .queries
+    // One task per (query, segment) so a single query over many segments (e.g. a
+    // partition-key collection) still uses every core.
+    let nseg = segments.len();
+    let tasks: Vec<(usize, usize)> = (0..plan.queries.len())
+        .flat_map(|q| (0..nseg).map(move |s| (q, s)))
+        .collect();
+    let partial: Vec<(usize, Vec<Hit>)> = tasks
         .par_iter()
-        .map(|q| {
-            let mut all: Vec<Hit> = Vec::new();
-            for (si, seg) in segments.iter().enumerate() {
-                let allow = masks[si].as_ref();
-                if allow.is_some_and(|a| a.count_ones() == 0) {
-                    continue;
-                }
-                let graph = seg.index_for(plan.field_id).filter(|_| plan.use_index);
-                if let Some(g) = graph {
-                    all.extend(
-                        g.search(q, k, ef, allow)
-                            .into_iter()
-                            .map(|n| hit(si, n.id as usize, n)),
-                    );
-                    continue;
-                }
-                for (ci, &base) in seg.offsets.iter().enumerate() {
-                    let Some(vectors) = chunk_vectors(seg, ci, plan.vector_col, plan.dim) else {
-                        continue;
-                    };
-                    let rows = vectors.len() / plan.dim.max(1);
-                    let chunk_allow = allow.map(|a| Bitset::from_fn(rows, |r| a.get(base + r)));
-                    all.extend(
-                        FlatIndex::search(
-                            vectors,
-                            plan.dim,
-                            plan.metric,
-                            q,
-                            k,
-                            chunk_allow.as_ref(),
-                        )
-                        .into_iter()
-                        .map(|n| hit(si, base + n.id as usize, n)),
-                    );
-                }
-            }
+        .map(|&(qi, si)| {
+            let hits = search_segment(
+                &plan,
+                si,
+                &segments[si],
+                masks[si].as_ref(),
+                &plan.queries[qi],
+                k,
+                ef,
+            );
+            (qi, hits)
+        })
+        .collect();
+    let mut per_query: Vec<Vec<Hit>> = vec![Vec::new(); plan.queries.len()];
+    for (qi, hits) in partial {
+        per_query[qi].extend(hits);
+    }
+    let hits = per_query
+        .into_iter()
+        .map(|mut all| {
             all.sort_by(|a, b| a.dist.total_cmp(&b.dist));
             if let Some(r) = plan.range {
                 all.retain(|h| h.dist >= r.lo && h.dist < r.hi);
@@ -232,6 +221,43 @@ fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOut
         })
         .collect();
     Ok(SearchOutput { segments, hits })
+}
+
+/// Top-`k` of one segment for one query: through its graph when it has one
+/// for the field, else by exact scan of each chunk.
+fn search_segment(
+    plan: &SearchPlan,
+    si: usize,
+    seg: &Segment,
+    allow: Option<&Bitset>,
+    q: &[f32],
+    k: usize,
+    ef: usize,
+) -> Vec<Hit> {
+    if allow.is_some_and(|a| a.count_ones() == 0) {
+        return Vec::new();
+    }
+    if let Some(g) = seg.index_for(plan.field_id).filter(|_| plan.use_index) {
+        return g
+            .search(q, k, ef, allow)
+            .into_iter()
+            .map(|n| hit(si, n.id as usize, n))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for (ci, &base) in seg.offsets.iter().enumerate() {
+        let Some(vectors) = chunk_vectors(seg, ci, plan.vector_col, plan.dim) else {
+            continue;
+        };
+        let rows = vectors.len() / plan.dim.max(1);
+        let chunk_allow = allow.map(|a| Bitset::from_fn(rows, |r| a.get(base + r)));
+        out.extend(
+            FlatIndex::search(vectors, plan.dim, plan.metric, q, k, chunk_allow.as_ref())
+                .into_iter()
+                .map(|n| hit(si, base + n.id as usize, n)),
+        );
+    }
+    out
 }
 
 fn hit(seg: usize, row: usize, n: Neighbor) -> Hit {
