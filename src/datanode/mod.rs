@@ -368,9 +368,21 @@ impl DataNode {
                         }
                         Err(e) => Err(e),
                     };
-                    this.builds.lock().remove(&key);
+                    let cancelled = this
+                        .builds
+                        .lock()
+                        .remove(&key)
+                        .is_some_and(|(_, c)| c.load(Ordering::Relaxed));
                     if let Err(e) = outcome {
                         tracing::warn!(collection = key.0, segment = key.1, error = %e, "index build ended");
+                        if !cancelled {
+                            // A transient failure (e.g. object storage): try again, so
+                            // DescribeIndex never waits forever on a pending segment.
+                            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                            if let Some(meta) = this.catalog.collection_by_id(key.0) {
+                                this.ensure_indexes(&meta);
+                            }
+                        }
                     }
                 });
             }
