@@ -29,6 +29,34 @@ fn distance(c: &mut Criterion) {
             bn.iter(|| (t.l2_sq)(black_box(&a), black_box(&b)))
         });
     }
+    g.finish();
+
+    // Compact rows: bytes are those of the stored row plus the query.
+    let a8: Vec<i8> = a.iter().map(|x| (x * 127.0) as i8).collect();
+    let b8: Vec<i8> = b.iter().map(|x| (x * 127.0) as i8).collect();
+    let b16: Vec<u16> = b
+        .iter()
+        .map(|&x| half::f16::from_f32(x).to_bits())
+        .collect();
+    let mut g = c.benchmark_group("distance_1536_i8");
+    g.throughput(Throughput::Bytes((2 * DIM) as u64));
+    for t in kernels::available() {
+        g.bench_function(format!("dot_i8/{}", t.name), |bn| {
+            bn.iter(|| (t.dot_i8)(black_box(&a8), black_box(&b8)))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("distance_1536_f16");
+    g.throughput(Throughput::Bytes((DIM * 4 + DIM * 2) as u64));
+    for t in kernels::available() {
+        g.bench_function(format!("dot_f16/{}", t.name), |bn| {
+            bn.iter(|| (t.dot_f16)(black_box(&a), black_box(&b16)))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("distance_1536");
+    g.throughput(Throughput::Bytes((2 * DIM * 4) as u64));
     g.bench_function("cosine_distance/selected", |bn| {
         bn.iter(|| kernels::cosine_distance(black_box(&a), black_box(&b)))
     });

@@ -47,7 +47,8 @@ def main():
     peers_present = [p for p in ("hnswlib", "faiss") if p in eng]
     if "quiver" in eng and peers_present:
         qv = eng["quiver"]
-        for key, label in (("qps", f"{out['threads']} threads"), ("qps_1t", "1 thread")):
+        keys = (("qps", f"{out['threads']} threads"), ("qps_1t", "1 thread"))
+        for key, label in keys if out["threads"] > 1 else keys[1:]:
             best = max((at_095(eng[p], key)[1] or 0) for p in peers_present)
             mine = at_095(qv, key)[1] or 0
             if best:

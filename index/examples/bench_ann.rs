@@ -3,7 +3,7 @@
 //! ```sh
 //! cargo run --release -p quiver-index --example bench_ann -- DATA_DIR [--threads T]
 //!     [--m 16] [--efc 256] [--efs 16,32,64,128,256] [--filter-ef 64] [--build-threads 1,2]
-//!     [--hnsw-rs]
+//!     [--hnsw-rs] [--storage f32|f16]
 //! ```
 //! Prints a human-readable report and, as the last line, one JSON object
 //! `{"threads":…, "n":…, "dim":…, "engines": {"quiver": {…}}}` (plus `"hnsw_rs"` with `--hnsw-rs`).
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Instant;
 
-use quiver_index::{Bitset, FlatIndex, Hnsw, HnswParams, Metric};
+use quiver_index::{Bitset, FlatIndex, Hnsw, HnswParams, Metric, VectorStorage};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -120,6 +120,7 @@ struct Opts {
     filter_ef: usize,
     build_threads: Vec<usize>,
     hnsw_rs: bool,
+    storage: VectorStorage,
 }
 
 fn parse_list(s: &str) -> Vec<usize> {
@@ -136,6 +137,7 @@ fn opts() -> Res<Opts> {
         filter_ef: 64,
         build_threads: Vec::new(),
         hnsw_rs: false,
+        storage: VectorStorage::F32,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -148,12 +150,19 @@ fn opts() -> Res<Opts> {
             "--filter-ef" => o.filter_ef = val()?.parse()?,
             "--build-threads" => o.build_threads = parse_list(&val()?),
             "--hnsw-rs" => o.hnsw_rs = true,
+            "--storage" => {
+                o.storage = match val()?.as_str() {
+                    "f32" => VectorStorage::F32,
+                    "f16" => VectorStorage::F16,
+                    s => return Err(format!("--storage f32|f16, got {s}").into()),
+                }
+            }
             _ if o.dir.is_empty() => o.dir = a,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
     if o.dir.is_empty() {
-        return Err("usage: bench_ann DATA_DIR [--threads T] [--m M] [--efc EF] [--efs 16,32] [--filter-ef EF] [--build-threads 1,2] [--hnsw-rs]".into());
+        return Err("usage: bench_ann DATA_DIR [--threads T] [--m M] [--efc EF] [--efs 16,32] [--filter-ef EF] [--build-threads 1,2] [--hnsw-rs] [--storage f32|f16]".into());
     }
     if o.build_threads.is_empty() {
         o.build_threads = vec![o.threads];
@@ -271,11 +280,12 @@ fn build_quiver(d: &Data, o: &Opts, threads: usize) -> Res<(Hnsw, f64)> {
     };
     let t0 = Instant::now();
     let h = pool.install(|| {
-        Hnsw::build(
+        Hnsw::build_with_storage(
             &d.base,
             d.dim,
             Metric::Cosine,
             &params,
+            o.storage,
             &AtomicUsize::new(0),
             &AtomicBool::new(false),
         )

@@ -139,6 +139,7 @@ impl Codes {
     }
 
     /// Pointer to the first code line of `id` and the number of lines (for prefetching).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     #[inline]
     pub fn lines_of(&self, id: u32) -> (*const i8, usize) {
         (self.code(id).as_ptr(), self.lines_per_row)

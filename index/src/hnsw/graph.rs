@@ -6,6 +6,7 @@
 //! allocations. Words are `AtomicU32` so parallel inserts can rewrite neighbour
 //! lists while other threads read them (relaxed loads compile to plain loads).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use crate::kernels::{self, KernelTable};
 use crate::quant::{Codes, QueryCode};
+use crate::rows::Rows;
 use crate::topk::Cand;
 use crate::{Bitset, Metric};
 
@@ -88,45 +90,61 @@ impl Graph {
     }
 }
 
+/// Below this dimension traversal and construction use exact `f32` distances: rows are
+/// small enough that memory traffic is not the bottleneck, and int8 codes of few
+/// components are coarse enough to cost recall (2k x 32: ~0.94 instead of ≥ 0.97).
+pub(crate) const CODES_MIN_DIM: usize = 256;
+
+/// A query as traversal sees it: its int8 code and (when available) its `f32` form.
+pub(crate) struct TravQuery<'a> {
+    pub code: QueryCode<'a>,
+    pub exact: Option<&'a [f32]>,
+}
+
 /// Vectors (normalised for cosine), their int8 codes, and the graph: everything a
-/// traversal needs. Traversal scores codes; `dist` (exact `f32`) re-ranks.
+/// traversal needs. Traversal scores codes (at `dim >= CODES_MIN_DIM`); `dist`
+/// (exact `f32`) re-ranks.
 pub(crate) struct Core {
     pub dim: usize,
     pub metric: Metric,
-    pub vectors: Vec<f32>,
+    pub rows: Rows,
     pub codes: Codes,
     pub graph: Graph,
     pub kt: &'static KernelTable,
 }
 
 impl Core {
+    /// Stored row `id` as `f32`.
     #[inline]
-    pub fn vector(&self, id: u32) -> &[f32] {
-        let i = id as usize * self.dim;
-        &self.vectors[i..i + self.dim]
+    pub fn row(&self, id: u32) -> Cow<'_, [f32]> {
+        self.rows.row(id, self.dim)
     }
 
     /// Exact internal distance between a prepared query and stored vector `id`.
     #[inline]
     pub fn dist(&self, q: &[f32], id: u32) -> f32 {
-        let v = self.vector(id);
-        match self.metric {
-            Metric::L2 => (self.kt.l2_sq)(q, v),
-            Metric::Ip => -(self.kt.dot)(q, v),
-            Metric::Cosine => 1.0 - (self.kt.dot)(q, v),
-        }
+        self.rows.dist(self.kt, self.metric, self.dim, q, id)
     }
 
-    /// Approximate (quantized) distance used for traversal.
+    /// True when traversal scores int8 codes rather than `f32` rows.
     #[inline]
-    pub fn adist(&self, q: &QueryCode, id: u32) -> f32 {
-        self.codes.dist(self.kt, self.metric, q, id)
+    pub fn use_codes(&self) -> bool {
+        self.dim >= CODES_MIN_DIM
+    }
+
+    /// Distance used for traversal: int8 codes, or exact `f32` for small dimensions.
+    #[inline]
+    pub fn adist(&self, q: &TravQuery, id: u32) -> f32 {
+        match q.exact {
+            Some(v) if !self.use_codes() => self.dist(v, id),
+            _ => self.codes.dist(self.kt, self.metric, &q.code, id),
+        }
     }
 
     #[inline]
     fn prefetch(&self, id: u32) {
         #[cfg(target_arch = "x86_64")]
-        {
+        if self.use_codes() {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             let (p, lines) = self.codes.lines_of(id);
             for l in 0..lines {
@@ -139,7 +157,7 @@ impl Core {
     }
 
     /// Greedy walk with a search list of one (upper layers).
-    pub fn greedy(&self, q: &QueryCode, mut cur: Cand, level: usize) -> Cand {
+    pub fn greedy(&self, q: &TravQuery, mut cur: Cand, level: usize) -> Cand {
         loop {
             let mut changed = false;
             for nb in self.graph.neighbors(cur.id, level) {
@@ -160,7 +178,7 @@ impl Core {
     /// Returns up to `ef` candidates sorted best-first by approximate distance.
     pub fn search_layer(
         &self,
-        q: &QueryCode,
+        q: &TravQuery,
         entry: Cand,
         ef: usize,
         level: usize,
@@ -290,10 +308,13 @@ pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize, exact: boo
             break;
         }
         let keep = if exact {
-            let v = core.vector(c.id);
-            out.iter().all(|r| core.dist(v, r.id) >= c.dist)
+            let v = core.row(c.id);
+            out.iter().all(|r| core.dist(&v, r.id) >= c.dist)
         } else {
-            let q = core.codes.query(c.id);
+            let q = TravQuery {
+                code: core.codes.query(c.id),
+                exact: None,
+            };
             out.iter().all(|r| core.adist(&q, r.id) >= c.dist)
         };
         if keep {

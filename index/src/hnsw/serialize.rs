@@ -1,20 +1,22 @@
 //! Versioned, checksummed byte format of a built [`Hnsw`], loaded without rebuilding.
 //!
-//! Layout (little-endian): magic `QVHNSW\0\0`, version `u32`, metric `u32`, then
-//! `u64` fields dim, n, m, m0, ef_construction, entry, max_level, upper block count;
-//! then levels (`n` bytes), links0 (`n * (m0 + 1)` u32), upper links
-//! (`blocks * (m + 1)` u32), vectors (`n * dim` f32), and a CRC-32 of everything before.
+//! Layout (little-endian): magic `QVHNSW\0\0`, version `u32`, metric `u32`, storage
+//! `u32` (0 = f32, 1 = f16), then `u64` fields dim, n, m, m0, ef_construction, entry,
+//! max_level, upper block count; then levels (`n` bytes), links0 (`n * (m0 + 1)` u32),
+//! upper links (`blocks * (m + 1)` u32), vectors (`n * dim` f32 or f16), and a CRC-32
+//! of everything before. The int8 traversal codes are recomputed on load (deterministic).
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::graph::{kernel_table, Core, Graph};
 use super::{FilterPlan, Hnsw, HnswParams};
 use crate::quant::Codes;
+use crate::rows::{Rows, VectorStorage};
 use crate::{IndexError, Metric};
 
 const MAGIC: &[u8; 8] = b"QVHNSW\0\0";
-const VERSION: u32 = 1;
-const HEADER: usize = 8 + 4 + 4 + 8 * 8;
+const VERSION: u32 = 2;
+const HEADER: usize = 8 + 4 + 4 + 4 + 8 * 8;
 
 impl Hnsw {
     /// Serializes the index (graph and vectors) into a self-contained byte buffer.
@@ -26,6 +28,7 @@ impl Hnsw {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(self.metric().code() as u32).to_le_bytes());
+        out.extend_from_slice(&self.storage().code().to_le_bytes());
         for v in [
             self.dim(),
             n,
@@ -42,8 +45,13 @@ impl Hnsw {
         for w in g.links0.iter().chain(&g.upper) {
             out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
         }
-        for x in &self.core.vectors {
-            out.extend_from_slice(&x.to_le_bytes());
+        match &self.core.rows {
+            Rows::F32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Rows::F16(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -70,9 +78,14 @@ impl Hnsw {
             )));
         }
         let metric = Metric::from_code(u32_at(12) as u8).ok_or_else(|| corrupt("bad metric"))?;
+        let storage = VectorStorage::from_code(u32_at(16)).ok_or_else(|| corrupt("bad storage"))?;
+        let width = match storage {
+            VectorStorage::F32 => 4,
+            VectorStorage::F16 => 2,
+        };
         let mut f = [0usize; 8];
         for (i, v) in f.iter_mut().enumerate() {
-            let o = 16 + 8 * i;
+            let o = 20 + 8 * i;
             let mut b = [0u8; 8];
             b.copy_from_slice(&body[o..o + 8]);
             *v = usize::try_from(u64::from_le_bytes(b)).map_err(|_| corrupt("field overflow"))?;
@@ -88,7 +101,7 @@ impl Hnsw {
             .checked_mul(m + 1)
             .ok_or_else(|| corrupt("size overflow"))?;
         let floats = n.checked_mul(dim).ok_or_else(|| corrupt("size overflow"))?;
-        let expect = [n, words0 * 4, words_up * 4, floats * 4]
+        let expect = [n, words0 * 4, words_up * 4, floats * width]
             .iter()
             .try_fold(HEADER, |a, b| a.checked_add(*b))
             .ok_or_else(|| corrupt("size overflow"))?;
@@ -114,18 +127,27 @@ impl Hnsw {
         o += words0 * 4;
         read_words(&graph.upper, o);
         o += words_up * 4;
-        let vectors: Vec<f32> = body[o..o + floats * 4]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let raw = &body[o..o + floats * width];
+        let rows = match storage {
+            VectorStorage::F32 => Rows::F32(
+                raw.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            VectorStorage::F16 => Rows::F16(
+                raw.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect(),
+            ),
+        };
         validate_links(&graph)?;
         let kt = kernel_table();
         Ok(Hnsw {
             core: Core {
                 dim,
                 metric,
-                codes: Codes::encode_all(&vectors, dim, kt),
-                vectors,
+                codes: Codes::encode_all(&rows.to_f32(), dim, kt),
+                rows,
                 graph,
                 kt,
             },

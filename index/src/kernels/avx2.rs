@@ -67,7 +67,11 @@ unsafe fn f16_impl<const L2: bool>(a: &[f32], b: &[u16]) -> f32 {
     let mut r = hsum(_mm256_add_ps(acc[0], acc[1]));
     for k in i..n {
         let y = half::f16::from_bits(b[k]).to_f32();
-        r += if L2 { (a[k] - y) * (a[k] - y) } else { a[k] * y };
+        r += if L2 {
+            (a[k] - y) * (a[k] - y)
+        } else {
+            a[k] * y
+        };
     }
     r
 }

@@ -4,10 +4,13 @@ use std::arch::x86_64::*;
 
 use super::{DotI8Fn, KernelTable};
 
-/// The AVX-512 table, or `None` when the CPU lacks AVX-512F/BW. The `i8` dot product
+/// The AVX-512 table, or `None` when the CPU lacks AVX-512F/BW/VL. The `i8` dot product
 /// uses VNNI (`vpdpbusd`) when available.
 pub fn table() -> Option<KernelTable> {
-    if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")) {
+    if !(is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl"))
+    {
         return None;
     }
     let vnni = is_x86_feature_detected!("avx512vnni");
@@ -32,7 +35,7 @@ fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     unsafe { l2_impl(a, b) }
 }
 
-// SAFETY (f16 wrappers): only reachable through `table()`, which checked avx512f.
+// SAFETY (f16 wrappers): only reachable through `table()`, which checked avx512f/bw/vl.
 fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
     unsafe { f16_impl::<false>(a, b) }
 }
@@ -42,7 +45,7 @@ fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
 }
 
 /// Dot product (`L2 = false`) or squared distance (`L2 = true`) against an f16 row.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 unsafe fn f16_impl<const L2: bool>(a: &[f32], b: &[u16]) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());

@@ -147,12 +147,23 @@ fn selected_is_known() {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+fn extra_i8_variants() -> Vec<(&'static str, DotI8Fn)> {
+    avx512::dot_i8_variants()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn extra_i8_variants() -> Vec<(&'static str, DotI8Fn)> {
+    Vec::new()
+}
+
 #[test]
 fn i8_dot_matches_scalar() {
-    let mut variants: Vec<(&str, DotI8Fn)> =
-        available().iter().map(|t| (t.name, t.dot_i8)).collect();
-    #[cfg(target_arch = "x86_64")]
-    variants.extend(avx512::dot_i8_variants());
+    let variants: Vec<(&str, DotI8Fn)> = available()
+        .iter()
+        .map(|t| (t.name, t.dot_i8))
+        .chain(extra_i8_variants())
+        .collect();
     let mut rng = Lcg(11);
     let mut byte = || (rng.next_f32() * 128.0).clamp(-128.0, 127.0) as i8;
     let mut lens = dims();
@@ -185,15 +196,29 @@ fn f16_kernels_match_scalar() {
                 .iter()
                 .map(|&x| half::f16::from_f32(x).to_bits())
                 .collect();
-            let bf: Vec<f32> = b.iter().map(|&x| half::f16::from_bits(x).to_f32()).collect();
+            let bf: Vec<f32> = b
+                .iter()
+                .map(|&x| half::f16::from_bits(x).to_f32())
+                .collect();
             let (exact, mag) = f64_dot(&a, &bf);
             let got = (t.dot_f16)(&a, &b) as f64;
-            assert!((got - exact).abs() <= 1e-5 * mag + 1e-30, "{} dot_f16 n={n}", t.name);
+            assert!(
+                (got - exact).abs() <= 1e-5 * mag + 1e-30,
+                "{} dot_f16 n={n}",
+                t.name
+            );
             let l2 = f64_l2(&a, &bf);
             let got = (t.l2_f16)(&a, &b) as f64;
-            assert!((got - l2).abs() <= 1e-5 * l2 + 1e-30, "{} l2_f16 n={n}", t.name);
+            assert!(
+                (got - l2).abs() <= 1e-5 * l2 + 1e-30,
+                "{} l2_f16 n={n}",
+                t.name
+            );
             let s = scalar::dot_f16(&a, &b) as f64;
-            assert!((s - exact).abs() <= 1e-5 * mag + 1e-30, "scalar dot_f16 n={n}");
+            assert!(
+                (s - exact).abs() <= 1e-5 * mag + 1e-30,
+                "scalar dot_f16 n={n}"
+            );
         }
     }
 }
