@@ -21,7 +21,7 @@ echo "== rust tests"
 cargo test --release --workspace
 
 echo "== pymilvus compatibility suite (local filesystem storage)"
-export QUIVER_BIN="$PWD/target/release/quiver"
+export QUIVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/quiver"
 .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
 
 echo "== pymilvus compatibility suite (S3 storage: moto_server on 127.0.0.1)"

@@ -11,7 +11,7 @@ use crate::{Bitset, Metric, Neighbor};
 pub struct FlatIndex;
 
 /// A query prepared for one metric over raw (not normalised) stored vectors.
-pub(crate) struct RawScorer<'a> {
+pub struct RawScorer<'a> {
     k: &'static KernelTable,
     metric: Metric,
     query: std::borrow::Cow<'a, [f32]>,
@@ -19,6 +19,7 @@ pub(crate) struct RawScorer<'a> {
 }
 
 impl<'a> RawScorer<'a> {
+    /// Prepares `query` for `metric` (normalised once for cosine).
     pub fn new(metric: Metric, query: &'a [f32]) -> Self {
         let query = if metric == Metric::Cosine {
             let mut q = query.to_vec();

@@ -19,7 +19,7 @@ mod topk;
 
 pub use bitset::Bitset;
 pub use error::IndexError;
-pub use flat::FlatIndex;
+pub use flat::{FlatIndex, RawScorer};
 pub use hnsw::{FilterPlan, Hnsw, HnswParams};
 pub use metric::{Metric, Neighbor};
 pub use rows::VectorStorage;

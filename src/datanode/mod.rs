@@ -445,6 +445,12 @@ impl DataNode {
         Ok(())
     }
 
+    /// Cancels the collection's index builds in flight (ReleaseCollection); the
+    /// next load or flush starts them again.
+    pub fn cancel_index_builds(&self, coll: i64) {
+        self.cancel_builds(|c, _, _| c == coll);
+    }
+
     fn cancel_builds(&self, pred: impl Fn(i64, SegmentId, i64) -> bool) {
         for ((c, s, f), (_, cancel)) in self.builds.lock().iter() {
             if pred(*c, *s, *f) {

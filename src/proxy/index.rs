@@ -348,13 +348,19 @@ pub async fn load_collection(
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     require_vector_indexes(&c)?;
-    if !c.loaded {
-        p.catalog.update_collection(c.id, |m| {
-            m.loaded = true;
-            m.loaded_partitions.clear();
-            Ok(())
-        })?;
-    }
+    let c = if c.loaded {
+        c
+    } else {
+        p.catalog
+            .update_collection(c.id, |m| {
+                m.loaded = true;
+                m.loaded_partitions.clear();
+                Ok(())
+            })?
+            .0
+    };
+    // Builds a release cancelled start again.
+    p.data.ensure_indexes(&c);
     Ok(Status::default())
 }
 
@@ -364,6 +370,7 @@ pub async fn release_collection(
     r: m::ReleaseCollectionRequest,
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    p.data.cancel_index_builds(c.id);
     if c.any_loaded() {
         p.catalog.update_collection(c.id, |m| {
             m.loaded = false;

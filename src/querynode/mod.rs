@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use quiver_filter::{Filter, PkValue};
-use quiver_index::{Bitset, FlatIndex, Metric, Neighbor};
+use quiver_index::{Bitset, FlatIndex, Metric, Neighbor, RawScorer};
 use rayon::prelude::*;
 
 use crate::datanode::{pk_values, DataNode};
@@ -238,11 +238,32 @@ fn search_segment(
         return Vec::new();
     }
     if let Some(g) = seg.index_for(plan.field_id).filter(|_| plan.use_index) {
-        return g
-            .search(q, k, ef, allow)
+        let found = g.search(q, k, ef, allow);
+        // Graphs re-rank on half-precision copies: rescore the few hits exactly
+        // from the segment's own f32 rows so scores match a flat scan.
+        let Some(rows) = chunk_vectors(seg, 0, plan.vector_col, plan.dim) else {
+            return found
+                .into_iter()
+                .map(|n| hit(si, n.id as usize, n))
+                .collect();
+        };
+        let scorer = RawScorer::new(plan.metric, q);
+        let mut out: Vec<Hit> = found
             .into_iter()
-            .map(|n| hit(si, n.id as usize, n))
+            .map(|n| {
+                let r = n.id as usize;
+                let dist = rows
+                    .get(r * plan.dim..(r + 1) * plan.dim)
+                    .map_or(n.dist, |v| scorer.dist(v));
+                Hit {
+                    seg: si,
+                    row: r,
+                    dist,
+                }
+            })
             .collect();
+        out.sort_by(|a, b| a.dist.total_cmp(&b.dist));
+        return out;
     }
     let mut out = Vec::new();
     for (ci, &base) in seg.offsets.iter().enumerate() {
