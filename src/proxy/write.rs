@@ -215,7 +215,6 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
     let n = p.data.delete(coll.id, doomed).await?;
     let mut res = mutation(&p, None, 0);
     res.delete_cnt = n as i64;
-    res.succ_index.clear();
     Ok(res)
 }
 
