@@ -40,6 +40,7 @@ pub fn insert_batch(
             "invalid num_rows (0): num_rows should be greater than 0",
         ));
     }
+    check_row_bound(&columns, num_rows)?;
     let mut routed: Vec<Option<FieldData>> = schema.fields.iter().map(|_| None).collect();
     let mut meta: Option<FieldData> = None;
     for col in columns {
@@ -124,6 +125,31 @@ pub fn insert_batch(
         arrays,
         &options,
     )?)
+}
+
+/// `num_rows` is the client's word and sizes the auto-id, default and `$meta`
+/// columns built below, so it is bounded by the data actually sent before
+/// anything is allocated: every row of every column costs at least one encoded
+/// byte (a varint, a packed bool, a length prefix, a validity flag), so a
+/// `num_rows` above the largest column's encoded size matches no column.
+fn check_row_bound(columns: &[FieldData], num_rows: usize) -> Result<()> {
+    use prost::Message;
+    let Some((widest, bytes)) = columns
+        .iter()
+        .map(|c| (c, c.encoded_len()))
+        .max_by_key(|(_, n)| *n)
+    else {
+        return Err(invalid(format!(
+            "no field data passed for num_rows ({num_rows}): insert data has no columns"
+        )));
+    };
+    if num_rows > bytes {
+        return Err(invalid(format!(
+            "the num_rows ({bytes}) of field ({}) is not equal to passed num_rows ({num_rows})",
+            widest.field_name
+        )));
+    }
+    Ok(())
 }
 
 /// Server-generated primary keys for an auto_id field.

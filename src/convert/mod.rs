@@ -22,6 +22,8 @@ mod scalar;
 #[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
+mod tests_fuzz;
+#[cfg(test)]
 mod tests_insert;
 #[cfg(test)]
 mod tests_output;

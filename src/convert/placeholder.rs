@@ -53,6 +53,13 @@ pub fn decode_placeholder_group(bytes: &[u8], dim: usize) -> Result<Vec<Vec<f32>
                 .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
                 .collect(),
         };
+        if let Some(pos) = vector.iter().position(|x| !x.is_finite()) {
+            return Err(invalid(format!(
+                "the value ({}) at position {pos} of search vector {} is not a finite number (NaN and infinity are not allowed)",
+                vector[pos],
+                out.len()
+            )));
+        }
         out.push(vector);
     }
     Ok(out)

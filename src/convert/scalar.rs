@@ -85,10 +85,7 @@ pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -
             let rows = layout.expand(a.data);
             // Only real values are checked: dense layouts may hold empty placeholders.
             for (i, doc) in rows.iter().enumerate() {
-                if let Some(Err(e)) = doc
-                    .as_ref()
-                    .map(|d| serde_json::from_slice::<serde::de::IgnoredAny>(d))
-                {
+                if let Some(Err(e)) = doc.as_ref().map(|d| check_json(d)) {
                     return Err(invalid(format!(
                         "invalid JSON in field ({name}) at row {i}: {e}"
                     )));
@@ -99,6 +96,14 @@ pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -
         (DataType::Array, Some(D::ArrayData(a))) => super::array::list(field, a, valid, num_rows)?,
         (t, d) => return Err(mismatch(name, t, super::layout::scalar_kind(&d))),
     })
+}
+
+/// A JSON document every client can read back: parsed fully (not merely
+/// skimmed), so numbers beyond f64 (`1e999`), lone UTF-16 surrogates
+/// (`"\ud800"`) and nesting deeper than serde_json's 128 levels are refused
+/// at insert instead of being stored and failing every later reader.
+pub(super) fn check_json(doc: &[u8]) -> std::result::Result<(), serde_json::Error> {
+    serde_json::from_slice::<serde_json::Value>(doc).map(drop)
 }
 
 /// Int8/Int16 values arrive widened to int32; reject any that do not fit.

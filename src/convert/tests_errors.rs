@@ -219,6 +219,54 @@ fn value_checks() {
 }
 
 #[test]
+fn json_no_client_can_read_back_is_refused() {
+    let s = schema(vec![field(102, "j", DataType::Json)], false);
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    for doc in [
+        br#"{"a": "\ud800"}"#.to_vec(),
+        br#"{"a": 1e999}"#.to_vec(),
+        deep.into_bytes(),
+    ] {
+        let col = sc(
+            DataType::Json,
+            "j",
+            D::JsonData(JsonArray { data: vec![doc] }),
+            vec![],
+        );
+        let e = err(&s, with(col, 1), 1);
+        assert!(e.contains("invalid JSON in field (j)"), "{e}");
+    }
+    // The dynamic field is held to the same rule.
+    let s = schema(vec![], true);
+    let meta = FieldData {
+        field_name: "$meta".into(),
+        is_dynamic: true,
+        ..sc(
+            DataType::Json,
+            "$meta",
+            D::JsonData(JsonArray {
+                data: vec![br#"{"a": 1e999}"#.to_vec()],
+            }),
+            vec![],
+        )
+    };
+    let e = err(&s, with(meta, 1), 1);
+    assert!(e.contains("must be a JSON object"), "{e}");
+}
+
+#[test]
+fn num_rows_beyond_the_data_is_refused_before_allocating() {
+    let s = schema(vec![], false);
+    let e = err(
+        &s,
+        vec![longs("id", vec![1]), vecs("v", 2, vec![0.0; 2])],
+        usize::MAX / 2,
+    );
+    assert!(e.contains("is not equal to passed num_rows"), "{e}");
+    assert!(err(&s, vec![], 5).contains("no field data passed"));
+}
+
+#[test]
 fn nullability_checks() {
     let s = schema(vec![field(102, "x", DataType::Int64)], false);
     let e = err(

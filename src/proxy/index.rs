@@ -69,17 +69,24 @@ fn int_param(
     let Some(v) = param(flat, key) else {
         return Ok(default);
     };
-    let n: usize = v
-        .trim()
-        .parse()
-        .map_err(|_| invalid(format!("{key} must be an integer, got [{v}]")))?;
-    if n < range.0 || n > range.1 {
+    let n: i64 = v.trim().parse().map_err(|_| {
+        if v.trim().parse::<f64>().is_ok() {
+            invalid(format!(
+                "wrong data type in json: param '{key}' ({v}) should be integer"
+            ))
+        } else {
+            invalid(format!(
+                "invalid integer value, key: '{key}', value: '{v}': invalid parameter"
+            ))
+        }
+    })?;
+    if n < range.0 as i64 || n > range.1 as i64 {
         return Err(invalid(format!(
             "param '{key}' ({n}) should be in range [{}, {}]",
             range.0, range.1
         )));
     }
-    Ok(n)
+    Ok(n as usize)
 }
 
 pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> Result<Status> {
@@ -110,6 +117,9 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         })?;
         let mm = int_param(&flat, "M", 16, (2, 2048))?;
         let efc = int_param(&flat, "efConstruction", 200, (1, 2_147_483_647))?;
+        if index_type.to_ascii_uppercase().starts_with("IVF") {
+            int_param(&flat, "nlist", 128, (1, 65_536))?;
+        }
         (kind, Some(metric), mm, efc.max(mm))
     } else {
         if !scalar_type_ok(&index_type) {

@@ -16,6 +16,7 @@ mod partition;
 mod query;
 mod schema;
 mod search;
+mod search_params;
 pub mod service;
 mod status;
 mod write;

@@ -118,9 +118,15 @@ fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
                     pf.name
                 ))
             })?;
-            if dim == 0 || dim > MAX_DIM {
+            // Milvus's two messages: one for a dimension below 2, one above the maximum.
+            if dim <= 1 {
                 return Err(invalid(format!(
-                    "invalid dimension: {dim} of field {}. should be in range 2 ~ {MAX_DIM}",
+                    "invalid dimension: {dim}. should be in range 2 ~ {MAX_DIM}"
+                )));
+            }
+            if dim > MAX_DIM {
+                return Err(invalid(format!(
+                    "invalid dimension: {dim} of field {}. float vector dimension should be in range 2 ~ {MAX_DIM}",
                     pf.name
                 )));
             }

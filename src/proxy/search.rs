@@ -10,11 +10,11 @@ use quiver_storage::FieldSchema;
 
 use super::output::{build_columns, gather, resolve};
 use super::query::{parse_filter, plan_partitions, templates};
-use super::{kv_get, ok_status, Ctx, Proxy, MAX_TOPK};
+use super::search_params::{self, Params};
+use super::{ok_status, Ctx, Proxy};
 use crate::catalog::{metric_name, CollectionMeta, IndexKind};
 use crate::convert;
 use crate::error::{invalid, no_primary_key, QuiverError, Result};
-use crate::proto::common::KeyValuePair;
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
 use crate::querynode::{DistRange, GroupBy, QueryPlan, SearchOutput, SearchPlan};
@@ -29,88 +29,6 @@ fn score_to_dist(metric: Metric, score: f32) -> f32 {
         Metric::Ip => -score,
         Metric::Cosine => 1.0 - score,
     }
-}
-
-/// Search parameters as pymilvus sends them: flat KVs plus a `params` JSON.
-struct Params {
-    topk: usize,
-    offset: usize,
-    round_decimal: i64,
-    metric: Option<String>,
-    anns_field: Option<String>,
-    ef: Option<usize>,
-    radius: Option<f32>,
-    range_filter: Option<f32>,
-    group_by: Option<String>,
-    group_size: usize,
-    ignore_growing: bool,
-}
-
-fn json_num(v: &serde_json::Value) -> Option<f64> {
-    v.as_f64()
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-}
-
-fn parse_params(kvs: &[KeyValuePair]) -> Result<Params> {
-    let num = |key: &str, default: i64| -> Result<i64> {
-        match kv_get(kvs, key) {
-            None | Some("") => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| invalid(format!("{key} [{v}] is invalid, should be an integer"))),
-        }
-    };
-    let topk = num("topk", -1)?;
-    if topk <= 0 {
-        return Err(invalid(format!(
-            "topk [{topk}] is invalid, should be in range [1, {MAX_TOPK}]"
-        )));
-    }
-    let offset = num("offset", 0)?;
-    if offset < 0 {
-        return Err(invalid(format!(
-            "offset [{offset}] is invalid, should be non-negative"
-        )));
-    }
-    let json: serde_json::Value = match kv_get(kvs, "params") {
-        None | Some("") => serde_json::Value::Null,
-        Some(v) => serde_json::from_str(v)
-            .map_err(|e| invalid(format!("search params is not valid JSON: {e}")))?,
-    };
-    let jget = |k: &str| json.get(k).and_then(json_num);
-    let metric = kv_get(kvs, "metric_type")
-        .map(str::to_string)
-        .or_else(|| {
-            json.get("metric_type")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        })
-        .filter(|s| !s.is_empty());
-    let ef = match jget("ef").or_else(|| kv_get(kvs, "ef").and_then(|v| v.parse().ok())) {
-        Some(e) if e >= 1.0 => Some(e as usize),
-        Some(e) => return Err(invalid(format!("ef [{e}] is invalid, should be positive"))),
-        None => None,
-    };
-    let group_size = num("group_size", 1)?;
-    Ok(Params {
-        topk: topk as usize,
-        offset: offset as usize,
-        round_decimal: num("round_decimal", -1)?,
-        metric,
-        anns_field: kv_get(kvs, "anns_field")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-        ef,
-        radius: jget("radius").map(|x| x as f32),
-        range_filter: jget("range_filter").map(|x| x as f32),
-        group_by: kv_get(kvs, "group_by_field")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-        group_size: group_size.max(1) as usize,
-        ignore_growing: kv_get(kvs, "ignore_growing")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-    })
 }
 
 /// The vector field a search targets.
@@ -147,6 +65,7 @@ async fn vectors_by_ids(
     ids: &s::IDs,
 ) -> Result<Vec<Vec<f32>>> {
     let pks = convert::ids_to_pks(ids);
+    search_params::check_nq(pks.len())?;
     let out = p
         .query
         .query(QueryPlan {
@@ -190,13 +109,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
             "advanced search with sub-requests".into(),
         ));
     }
-    let prm = parse_params(&r.search_params)?;
-    if prm.topk + prm.offset > MAX_TOPK {
-        return Err(invalid(format!(
-            "topk + offset should be in range [1, {MAX_TOPK}], but got {}",
-            prm.topk + prm.offset
-        )));
-    }
+    let prm = search_params::parse(&r.search_params)?;
     let field = anns_field(&coll, prm.anns_field.as_deref())?.clone();
     let dim = field.dim.unwrap_or(0);
     let index = coll
@@ -221,6 +134,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
         }
         (None, None) => Metric::L2,
     };
+    search_params::check_against_index(&prm, metric, index.kind == IndexKind::Hnsw)?;
     let filter = parse_filter(&coll, &r.dsl, &templates(&r.expr_template_values))?;
     let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.as_ref())?;
     let queries = match &r.search_input {
@@ -232,6 +146,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
         }
         None => return Err(invalid("search data is empty")),
     };
+    search_params::check_nq(queries.len())?;
     let output = resolve(&coll.schema, &r.output_fields, false)?;
     let group_by = match &prm.group_by {
         None => None,

@@ -184,6 +184,15 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
         return Err(invalid("delete plan can't be empty or always true"));
     }
     let filter = parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
+    // As Milvus: an expression that matches every row by construction (`true`,
+    // `1 == 1`) is far more often a mistake than a wish to empty the collection;
+    // `truncate_collection` / `drop_collection` say that on purpose.
+    if filter.as_ref().is_none_or(|f| f.is_always_true()) {
+        return Err(invalid(format!(
+            "delete plan can't be empty or always true : {}",
+            r.expr
+        )));
+    }
     let partitions = if r.partition_name.is_empty() {
         None
     } else {
