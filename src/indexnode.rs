@@ -15,6 +15,10 @@ use tokio::sync::{oneshot, Semaphore};
 
 use crate::error::{QuiverError, Result};
 
+/// Most neighbours per node the graph builder lays out (layer 0 keeps twice
+/// as many); an index asking for more is built with this many.
+const MAX_BUILD_M: usize = 512;
+
 /// What to build.
 pub struct BuildTask {
     /// The segment's vector column (FixedSizeList<Float32>).
@@ -68,11 +72,20 @@ fn build_now(task: &BuildTask) -> Result<Hnsw> {
     // The graph keeps a half-precision copy for re-ranking (0.76x the memory of
     // raw f32 + graph); the query role rescores the final hits exactly from the
     // segment's own f32 column, so reported scores stay exact.
+    // Milvus accepts M up to 2048 and efConstruction up to 2^31-1, and both size
+    // the builder's allocations: bound them by what the data can use (a search
+    // list longer than the segment, or more neighbours than the graph's slot
+    // limit, adds nothing), so no client number sizes memory directly.
+    let n = list.len();
+    let params = HnswParams {
+        m: task.params.m.clamp(2, MAX_BUILD_M),
+        ef_construction: task.params.ef_construction.clamp(1, n.max(1)),
+    };
     Ok(Hnsw::build_with_storage(
         flat,
         task.dim,
         task.metric,
-        &task.params,
+        &params,
         VectorStorage::F16,
         &task.progress,
         &task.cancel,

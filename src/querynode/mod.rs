@@ -238,6 +238,9 @@ fn search_segment(
         return Vec::new();
     }
     if let Some(g) = seg.index_for(plan.field_id).filter(|_| plan.use_index) {
+        // `ef` is the client's (up to 2^31-1) and sizes the candidate heaps: a
+        // list longer than the graph visits nothing more, so bound it by the graph.
+        let ef = ef.min(g.len().max(k));
         let found = g.search(q, k, ef, allow);
         // Graphs re-rank on half-precision copies: rescore the few hits exactly
         // from the segment's own f32 rows so scores match a flat scan.
