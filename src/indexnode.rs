@@ -69,9 +69,6 @@ fn build_now(task: &BuildTask) -> Result<Hnsw> {
     let values = list.values().as_primitive::<Float32Type>().values();
     let start = list.offset() * task.dim;
     let flat = &values[start..start + list.len() * task.dim];
-    // The graph keeps a half-precision copy for re-ranking (0.76x the memory of
-    // raw f32 + graph); the query role rescores the final hits exactly from the
-    // segment's own f32 column, so reported scores stay exact.
     // Milvus accepts M up to 2048 and efConstruction up to 2^31-1, and both size
     // the builder's allocations: bound them by what the data can use (a search
     // list longer than the segment, or more neighbours than the graph's slot
@@ -81,6 +78,9 @@ fn build_now(task: &BuildTask) -> Result<Hnsw> {
         m: task.params.m.clamp(2, MAX_BUILD_M),
         ef_construction: task.params.ef_construction.clamp(1, n.max(1)),
     };
+    // The graph keeps a half-precision copy for re-ranking (0.76x the memory of
+    // raw f32 + graph); the query role rescores the final hits exactly from the
+    // segment's own f32 column, so reported scores stay exact.
     Ok(Hnsw::build_with_storage(
         flat,
         task.dim,
