@@ -1,13 +1,19 @@
 //! Binding: resolves names against the collection schema, type-checks, and
 //! turns the syntax tree into the plan the evaluator runs.
+//!
+//! Recursion follows the tree's height, which the parser bounded; `and`/`or`
+//! operands are bound in a loop (see [`crate::fold`]). Literal divisors of zero
+//! and constant arithmetic without a finite result are refused here, with the
+//! messages Milvus uses.
 
 use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
 use serde_json::Value;
 
 use crate::datum::{self, Datum};
+use crate::inset::InSet;
 use crate::like::LikePattern;
 use crate::parser::{Ast, BinOp, CmpOp, Kind};
-use crate::FilterError;
+use crate::{FilterError, Limits};
 
 /// Static type of a value expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +34,7 @@ impl Ty {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum PathElem {
     Key(String),
     Index(usize),
@@ -63,11 +69,11 @@ pub(crate) enum Contains {
 pub(crate) enum Pred {
     Const(bool),
     Cmp(CmpOp, Val, Val),
-    In(Val, Vec<Value>, bool),
+    In(Val, InSet, bool),
     Like(Val, LikePattern),
     IsNull(Val, bool),
     Exists(Val),
-    Contains(Contains, Val, Vec<Value>),
+    Contains(Contains, Val, InSet),
     Truthy(Val),
     Not(Box<Pred>),
     And(Vec<Pred>),
@@ -75,7 +81,7 @@ pub(crate) enum Pred {
 }
 
 /// Rough evaluation cost: 0 for scalar columns, higher when JSON is involved.
-fn pred_cost(p: &Pred) -> u32 {
+pub(crate) fn pred_cost(p: &Pred) -> u32 {
     match p {
         Pred::Const(_) => 0,
         Pred::Cmp(_, a, b) => val_cost(a) + val_cost(b),
@@ -86,7 +92,7 @@ fn pred_cost(p: &Pred) -> u32 {
         | Pred::Contains(_, v, _)
         | Pred::Truthy(v) => val_cost(v),
         Pred::Not(p) => pred_cost(p),
-        Pred::And(ps) | Pred::Or(ps) => ps.iter().map(pred_cost).sum(),
+        Pred::And(ps) | Pred::Or(ps) => ps.iter().map(pred_cost).fold(0, u32::saturating_add),
     }
 }
 
@@ -95,13 +101,16 @@ fn val_cost(v: &Val) -> u32 {
         Val::Lit(_) => 0,
         Val::Col(_) => 1,
         Val::Path { .. } => 10,
-        Val::Neg(a) | Val::Len(a) => 1 + val_cost(a),
-        Val::Arith(_, a, b) => 1 + val_cost(a) + val_cost(b),
+        Val::Neg(a) | Val::Len(a) => val_cost(a).saturating_add(1),
+        Val::Arith(_, a, b) => val_cost(a).saturating_add(val_cost(b)).saturating_add(1),
     }
 }
 
 pub(crate) struct Binder<'a> {
     pub schema: &'a CollectionSchema,
+    pub limits: &'a Limits,
+    /// Predicates in the plan so far (see [`Binder::count_predicate`]).
+    pub predicates: usize,
 }
 
 fn invalid<T>(msg: impl Into<String>) -> Result<T, FilterError> {
@@ -157,13 +166,32 @@ fn ty_name(t: Ty) -> &'static str {
     }
 }
 
-impl Binder<'_> {
+impl<'a> Binder<'a> {
+    pub fn new(schema: &'a CollectionSchema, limits: &'a Limits) -> Self {
+        Binder {
+            schema,
+            limits,
+            predicates: 0,
+        }
+    }
+
     pub fn pred(&mut self, a: &Ast) -> Result<Pred, FilterError> {
         match &a.kind {
             Kind::Lit(Value::Bool(b)) => Ok(Pred::Const(*b)),
             Kind::Not(inner) => Ok(Pred::Not(Box::new(self.pred(inner)?))),
-            Kind::And(items) => Ok(Pred::And(self.operands(items)?)),
-            Kind::Or(items) => Ok(Pred::Or(self.operands(items)?)),
+            Kind::And(items) => Ok(Pred::And(self.operands(items, false)?)),
+            Kind::Or(items) => Ok(Pred::Or(self.operands(items, true)?)),
+            _ => {
+                let p = self.leaf(a)?;
+                self.count_predicate()?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// Binds a predicate that is not `not`/`and`/`or`/a boolean literal.
+    fn leaf(&mut self, a: &Ast) -> Result<Pred, FilterError> {
+        match &a.kind {
             Kind::Cmp(op, l, r) => self.cmp(*op, l, r),
             Kind::In(l, r, negated) => self.term_in(l, r, *negated),
             Kind::Like(e, pat) => {
@@ -174,7 +202,10 @@ impl Binder<'_> {
                         ty_name(t)
                     ));
                 }
-                Ok(Pred::Like(v, LikePattern::compile(pat)))
+                Ok(Pred::Like(
+                    v,
+                    LikePattern::compile(pat).map_err(FilterError::Invalid)?,
+                ))
             }
             Kind::IsNull(e, negated) => {
                 let (v, _) = self.val(e)?;
@@ -206,17 +237,6 @@ impl Binder<'_> {
         }
     }
 
-    /// Binds `and`/`or` operands, cheap ones first: later operands only run on
-    /// rows the earlier ones left undecided.
-    fn operands(&mut self, items: &[Ast]) -> Result<Vec<Pred>, FilterError> {
-        let mut out = items
-            .iter()
-            .map(|i| self.pred(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(pred_cost);
-        Ok(out)
-    }
-
     fn cmp(&mut self, op: CmpOp, l: &Ast, r: &Ast) -> Result<Pred, FilterError> {
         // `flag == true`-style comparisons against a boolean sub-predicate are not values.
         let (lv, lt) = self.val(l)?;
@@ -245,7 +265,7 @@ impl Binder<'_> {
                 ));
             }
         }
-        Ok(Pred::In(lv, items.clone(), negated))
+        Ok(Pred::In(lv, InSet::new(items.iter().cloned()), negated))
     }
 
     fn call(&mut self, name: &str, args: &[Ast]) -> Result<Pred, FilterError> {
@@ -295,7 +315,7 @@ impl Binder<'_> {
                 }
             }
         }
-        Ok(Pred::Contains(kind, v, items))
+        Ok(Pred::Contains(kind, v, InSet::new(items)))
     }
 
     /// Binds a value expression and returns its static type.
@@ -349,6 +369,16 @@ impl Binder<'_> {
         } else {
             Ty::Int
         };
+        if let Val::Lit(divisor) = &rv {
+            let zero = divisor.as_f64() == Some(0.0);
+            if zero && matches!(op, BinOp::Div | BinOp::Mod) {
+                return invalid(match (&lv, op) {
+                    (Val::Lit(_), BinOp::Div) => "cannot divide by zero",
+                    (Val::Lit(_), _) => "cannot modulo by zero",
+                    _ => "division or modulus by zero",
+                });
+            }
+        }
         if let (Val::Lit(a), Val::Lit(b)) = (&lv, &rv) {
             let d = datum::arith(op, Datum::from_json(a), Datum::from_json(b));
             return match datum::number_to_json(d) {
@@ -356,7 +386,9 @@ impl Binder<'_> {
                     let t = lit_ty(&v)?;
                     Ok((Val::Lit(v), t))
                 }
-                None => invalid("constant arithmetic has no value (division by zero?)"),
+                None => invalid(format!(
+                    "arithmetic on constants {a} and {b} has no finite 64-bit result"
+                )),
             };
         }
         Ok((Val::Arith(op, Box::new(lv), Box::new(rv)), ty))

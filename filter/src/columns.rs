@@ -2,8 +2,6 @@
 //! (`column op literal`, `column in [..]`) and the conversions of columns into
 //! per-row [`Datum`]s and JSON values for the generic path.
 
-use std::collections::HashSet;
-
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, GenericListArray, PrimitiveArray, StringArray,
 };
@@ -16,6 +14,7 @@ use serde_json::Value;
 
 use crate::datum::{self, ord_matches, Datum};
 use crate::eval::Tri;
+use crate::inset::InSet;
 use crate::parser::CmpOp;
 use crate::FilterError;
 
@@ -192,50 +191,27 @@ pub(crate) fn fast_cmp(col: &ArrayRef, op: CmpOp, lit: Datum<'_>) -> Option<Tri>
     })
 }
 
-/// `column in [literals]` over a string or integer column.
-pub(crate) fn fast_in(col: &ArrayRef, list: &[Value]) -> Option<Tri> {
-    match col.data_type() {
-        ArrowType::Utf8 => {
-            let strs: Option<Vec<&str>> = list.iter().map(Value::as_str).collect();
-            let strs = strs?;
-            let a: &StringArray = col.as_string();
-            let bits = if strs.len() <= 8 {
-                BooleanBuffer::collect_bool(a.len(), |i| strs.contains(&a.value(i)))
-            } else {
-                let set: HashSet<&str> = strs.into_iter().collect();
-                BooleanBuffer::collect_bool(a.len(), |i| set.contains(a.value(i)))
-            };
-            Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())))
-        }
-        ArrowType::Int64 | ArrowType::Int32 | ArrowType::Int16 | ArrowType::Int8 => {
-            let ints: Option<Vec<i64>> = list.iter().map(Value::as_i64).collect();
-            let mut ints = ints?;
-            ints.sort_unstable();
-            ints.dedup();
-            let test = |v: i64| {
-                if ints.len() <= 16 {
-                    ints.contains(&v)
-                } else {
-                    ints.binary_search(&v).is_ok()
-                }
-            };
-            if let Some(a) = col.as_primitive_opt::<Int64Type>() {
-                let vals = a.values();
-                let bits = BooleanBuffer::collect_bool(vals.len(), |i| test(vals[i]));
-                return Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())));
-            }
-            let (vals, valid) = int_values(col)?;
-            let bits = BooleanBuffer::collect_bool(vals.len(), |i| test(vals[i]));
-            Some(Tri::from_values(bits, valid))
-        }
-        ArrowType::Float32 => {
-            let fs: Option<Vec<f32>> = list.iter().map(|v| v.as_f64().map(|f| f as f32)).collect();
-            let fs = fs?;
-            let a: &PrimitiveArray<Float32Type> = col.as_primitive();
-            let vals = a.values();
-            let bits = BooleanBuffer::collect_bool(vals.len(), |i| fs.contains(&vals[i]));
-            Some(Tri::from_values(bits, a.nulls().map(|n| n.inner())))
-        }
-        _ => None,
+/// `column in set` over a string or numeric column.
+pub(crate) fn fast_in(col: &ArrayRef, set: &InSet) -> Option<Tri> {
+    fn prim<T: ArrowPrimitiveType>(col: &ArrayRef, test: impl Fn(T::Native) -> bool) -> Tri {
+        let a: &PrimitiveArray<T> = col.as_primitive();
+        let vals = a.values();
+        let bits = BooleanBuffer::collect_bool(vals.len(), |i| test(vals[i]));
+        Tri::from_values(bits, a.nulls().map(|n| n.inner()))
     }
+    let numbers = set.only_numbers();
+    Some(match col.data_type() {
+        ArrowType::Utf8 if set.only_strs() => {
+            let a: &StringArray = col.as_string();
+            let bits = BooleanBuffer::collect_bool(a.len(), |i| set.contains_str(a.value(i)));
+            Tri::from_values(bits, a.nulls().map(|n| n.inner()))
+        }
+        ArrowType::Int64 if numbers => prim::<Int64Type>(col, |v| set.contains_i64(v)),
+        ArrowType::Int32 if numbers => prim::<Int32Type>(col, |v| set.contains_i64(v.into())),
+        ArrowType::Int16 if numbers => prim::<Int16Type>(col, |v| set.contains_i64(v.into())),
+        ArrowType::Int8 if numbers => prim::<Int8Type>(col, |v| set.contains_i64(v.into())),
+        ArrowType::Float32 if numbers => prim::<Float32Type>(col, |v| set.contains_f32(v)),
+        ArrowType::Float64 if numbers => prim::<Float64Type>(col, |v| set.contains_f64(v)),
+        _ => return None,
+    })
 }

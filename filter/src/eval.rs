@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::bind::{Contains, PathElem, Pred, Val};
 use crate::columns::{column_datums, fast_cmp, fast_in, list_to_json};
 use crate::datum::{self, Datum};
+use crate::inset::InSet;
 use crate::json::{parse_doc, JsonCol};
 use crate::like::LikePattern;
 use crate::parser::CmpOp;
@@ -230,10 +231,10 @@ impl<'a> Ctx<'a> {
                 let f = !&t;
                 Ok(Tri { t, f })
             }
-            Pred::Contains(kind, v, items) => {
+            Pred::Contains(kind, v, set) => {
                 let vals = self.datums(v)?;
                 let out: Vec<Option<bool>> =
-                    vals.iter().map(|d| contains(*kind, *d, items)).collect();
+                    vals.iter().map(|d| contains(*kind, *d, set)).collect();
                 Ok(Tri::from_opts(&out))
             }
             Pred::Truthy(v) => {
@@ -323,25 +324,16 @@ impl<'a> Ctx<'a> {
         Ok(Tri::from_opts(&out))
     }
 
-    fn term_in(&self, v: &Val, list: &[Value], negated: bool) -> Result<Tri, FilterError> {
+    fn term_in(&self, v: &Val, set: &InSet, negated: bool) -> Result<Tri, FilterError> {
         if let Val::Col(c) = v {
-            if let Some(t) = fast_in(self.column(c)?, list) {
+            if let Some(t) = fast_in(self.column(c)?, set) {
                 return Ok(if negated { Tri { t: t.f, f: t.t } } else { t });
             }
         }
-        let lits: Vec<Datum<'_>> = list.iter().map(Datum::from_json).collect();
         let vals = self.datums(v)?;
         let out: Vec<Option<bool>> = vals
             .iter()
-            .map(|d| {
-                if d.is_null() {
-                    return None;
-                }
-                let found = lits
-                    .iter()
-                    .any(|l| datum::compare(CmpOp::Eq, *d, *l) == Some(true));
-                Some(found != negated)
-            })
+            .map(|d| set.contains(*d).map(|found| found != negated))
             .collect();
         Ok(Tri::from_opts(&out))
     }
@@ -435,6 +427,10 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Most needles the raw-bytes prefilter searches for; longer lists would cost
+/// more than the parsing they save.
+const MAX_NEEDLES: usize = 16;
+
 /// For string-equality-like predicates on a JSON path: the column and the
 /// strings one of which must appear in a matching document.
 fn raw_needles(p: &Pred) -> Option<(&str, Vec<&str>)> {
@@ -448,17 +444,13 @@ fn raw_needles(p: &Pred) -> Option<(&str, Vec<&str>)> {
             _ => None,
         }
     }
-    fn strs(items: &[Value]) -> Option<Vec<&str>> {
-        items
-            .iter()
-            .map(|v| v.as_str().filter(|s| !s.is_empty()))
-            .collect()
-    }
     let (col, needles) = match p {
         Pred::Cmp(CmpOp::Eq, v, Val::Lit(lit)) | Pred::Cmp(CmpOp::Eq, Val::Lit(lit), v) => {
-            (json_col(v)?, strs(std::slice::from_ref(lit))?)
+            (json_col(v)?, vec![lit.as_str().filter(|s| !s.is_empty())?])
         }
-        Pred::In(v, items, false) | Pred::Contains(_, v, items) => (json_col(v)?, strs(items)?),
+        Pred::In(v, set, false) | Pred::Contains(_, v, set) if set.len() <= MAX_NEEDLES => {
+            (json_col(v)?, set.strings()?)
+        }
         Pred::Like(v, pat) => (
             json_col(v)?,
             vec![pat.longest_piece().filter(|s| !s.is_empty())?],
@@ -488,20 +480,21 @@ pub(crate) fn resolve<'v>(mut v: &'v Value, path: &[PathElem]) -> Option<&'v Val
     Some(v)
 }
 
-fn contains(kind: Contains, d: Datum<'_>, items: &[Value]) -> Option<bool> {
+fn contains(kind: Contains, d: Datum<'_>, set: &InSet) -> Option<bool> {
     let arr = match d {
         Datum::Null => return None,
         Datum::Json(Value::Array(a)) => a,
         _ => return Some(false),
     };
-    let has = |item: &Value| {
-        arr.iter().any(|e| {
-            datum::datum_equals_json(Datum::from_json(e), item)
-                || (e.is_array() && datum::json_equal(e, item))
-        })
-    };
     Some(match kind {
-        Contains::One | Contains::Any => items.iter().any(has),
-        Contains::All => items.iter().all(has),
+        // One probe of the set per element.
+        Contains::One | Contains::Any => arr
+            .iter()
+            .any(|e| set.contains(Datum::from_json(e)) == Some(true)),
+        // Stops at the first value the row lacks.
+        Contains::All => set.values().iter().all(|item| {
+            arr.iter()
+                .any(|e| datum::datum_equals_json(Datum::from_json(e), item))
+        }),
     })
 }

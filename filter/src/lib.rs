@@ -7,8 +7,15 @@
 //! The grammar follows Milvus 2.4/2.5 `Plan.g4` (see
 //! `shared/docs/milvus-protocol.md` §9). Nothing here panics on user input:
 //! syntax errors name the character position, type errors are
-//! [`FilterError::Invalid`], and arithmetic faults (overflow, division by zero)
-//! only make the affected rows not match.
+//! [`FilterError::Invalid`], expressions over a [`Limits`] cap are
+//! [`FilterError::Limit`], and arithmetic faults on row values (overflow, a
+//! zero divisor computed from a field) only make the affected rows not match.
+//! Messages follow Milvus: `cannot parse expression: <expr>, error: <reason>`.
+//!
+//! Cost: every stage is linear in the expression's size (lexing streams,
+//! `and`/`or` are n-ary and folded, `in` lists are hash/sorted sets built once),
+//! every recursion is bounded by [`Limits::max_depth`], and evaluation costs
+//! one pass over the rows per predicate left after folding.
 //!
 //! Semantics worth knowing:
 //! * Three-valued logic: a comparison with a null (a null cell, a missing or
@@ -18,23 +25,29 @@
 //!   `<`, ... are false and `!=` is true; this is never an error.
 //! * Ints and floats compare numerically; FLOAT fields compare with the literal
 //!   rounded to f32 (as Milvus does), so `score == 1.1` finds a stored 1.1f32.
-//! * Integer arithmetic overflowing i64 continues in f64; division or modulo by
-//!   zero yields null (the row does not match).
+//! * Integer arithmetic overflowing i64 continues in f64. Division or modulo by
+//!   a literal zero is refused (as Milvus refuses it); by a zero computed from
+//!   row values it yields null (the row does not match).
 //! * ARRAY fields behave like JSON arrays (`tags[0]`, `tags == [..]`,
 //!   `array_contains`, `array_length`).
 //! * `not` binds looser than comparisons (`not x in [1]` == `not (x in [1])`),
 //!   which agrees with Milvus on everything Milvus accepts.
 
+mod ast;
 mod bind;
 mod columns;
 mod datum;
 mod eval;
+mod fold;
+mod inset;
 mod json;
 mod lexer;
 mod like;
+mod limits;
 mod parser;
+mod stack;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use arrow::buffer::BooleanBuffer;
 use arrow::record_batch::RecordBatch;
@@ -42,6 +55,7 @@ use quiver_storage::{CollectionSchema, DataType};
 use serde_json::Value;
 
 use bind::{Binder, Pred, Val};
+pub use limits::Limits;
 use parser::CmpOp;
 
 /// Errors from parsing, binding or evaluating a filter.
@@ -50,19 +64,33 @@ pub enum FilterError {
     /// Syntax error at a 0-based character position (user error).
     #[error("{message}")]
     Syntax { pos: usize, message: String },
-    /// Unknown field, type mismatch, bad function arguments, ... (user error).
-    #[error("invalid expression: {0}")]
+    /// Unknown field, type mismatch, bad function arguments, a literal zero
+    /// divisor, ... (user error).
+    #[error("{0}")]
     Invalid(String),
+    /// The expression exceeds a [`Limits`] cap: too long, too deeply nested,
+    /// too many terms (user error: an invalid parameter).
+    #[error("{0}")]
+    Limit(String),
     /// The segment's data does not fit the plan (system error; rare).
     #[error("cannot evaluate expression: {0}")]
     Eval(String),
 }
 
 impl FilterError {
-    /// True when the client's expression is at fault (syntax or semantics),
-    /// false for evaluation failures caused by stored data.
+    /// True when the client's expression is at fault (syntax, semantics or
+    /// size), false for evaluation failures caused by stored data.
     pub fn is_user_error(&self) -> bool {
         !matches!(self, FilterError::Eval(_))
+    }
+
+    /// Quotes the expression in a bare reason (syntax errors already do).
+    fn in_expr(self, src: &str) -> FilterError {
+        match self {
+            FilterError::Invalid(r) => FilterError::Invalid(limits::message(src, &r)),
+            FilterError::Limit(r) => FilterError::Limit(limits::message(src, &r)),
+            other => other,
+        }
     }
 }
 
@@ -81,22 +109,65 @@ pub struct Filter {
     json_cols: Vec<json::JsonCol>,
     primary: Option<(String, DataType)>,
     empty: bool,
+    /// Height of the syntax tree (bounds the evaluator's recursion).
+    height: u32,
 }
 
-pub(crate) fn syntax_error(src: &str, pos: usize, what: &str) -> FilterError {
+/// Expressions up to this many bytes cannot nest deeper than the caller's
+/// stack allows (a level takes at least two bytes), so they skip
+/// [`stack::on_big_stack`]; so do plans up to [`SHALLOW_HEIGHT`] levels.
+const SHALLOW_BYTES: usize = 48;
+const SHALLOW_HEIGHT: u32 = 24;
+
+/// The 0-based character position of byte offset `byte` in `src`.
+pub(crate) fn char_pos(src: &str, byte: usize) -> usize {
+    src.get(..byte)
+        .map_or_else(|| src.chars().count(), |s| s.chars().count())
+}
+
+/// A syntax error at byte offset `byte`, reported by character position.
+pub(crate) fn syntax_error(src: &str, byte: usize, what: &str) -> FilterError {
+    let pos = char_pos(src, byte);
     FilterError::Syntax {
         pos,
-        message: format!("cannot parse expression: {what} at position {pos} in `{src}`"),
+        message: limits::message(src, &format!("{what} at position {pos}")),
     }
 }
 
 impl Filter {
-    /// Parse + bind. `templates` holds values for `{name}` placeholders.
+    /// Parse + bind with the default [`Limits`]. `templates` holds values for
+    /// `{name}` placeholders.
     pub fn parse(
         expr: &str,
         schema: &CollectionSchema,
         templates: &HashMap<String, Value>,
     ) -> Result<Filter, FilterError> {
+        Filter::parse_with_limits(expr, schema, templates, &Limits::DEFAULT)
+    }
+
+    /// Parse + bind, refusing expressions over `limits`.
+    pub fn parse_with_limits(
+        expr: &str,
+        schema: &CollectionSchema,
+        templates: &HashMap<String, Value>,
+        limits: &Limits,
+    ) -> Result<Filter, FilterError> {
+        Filter::build(expr, schema, templates, limits).map_err(|e| e.in_expr(expr))
+    }
+
+    fn build(
+        expr: &str,
+        schema: &CollectionSchema,
+        templates: &HashMap<String, Value>,
+        limits: &Limits,
+    ) -> Result<Filter, FilterError> {
+        if expr.len() > limits.max_expr_bytes {
+            return Err(FilterError::Limit(format!(
+                "expression is {} bytes long, more than the limit of {} bytes",
+                expr.len(),
+                limits.max_expr_bytes
+            )));
+        }
         let primary = schema.primary().map(|f| (f.name.clone(), f.data_type));
         if expr.trim().is_empty() {
             return Ok(Filter {
@@ -104,16 +175,25 @@ impl Filter {
                 json_cols: Vec::new(),
                 primary,
                 empty: true,
+                height: 1,
             });
         }
-        let toks = lexer::tokenize(expr)?;
-        let ast = parser::Parser::new(toks, expr, templates).parse_all()?;
-        let pred = Binder { schema }.pred(&ast)?;
+        let compile = || {
+            let ast = parser::Parser::new(expr, templates, limits).parse_all()?;
+            let pred = Binder::new(schema, limits).pred(&ast)?;
+            Ok((json::projection(&pred), pred, ast.height))
+        };
+        let (json_cols, pred, height) = if expr.len() <= SHALLOW_BYTES {
+            compile()?
+        } else {
+            stack::on_big_stack(compile)?
+        };
         Ok(Filter {
-            json_cols: json::projection(&pred),
+            json_cols,
             pred,
             primary,
             empty: false,
+            height,
         })
     }
 
@@ -138,8 +218,15 @@ impl Filter {
                 BooleanBuffer::new_unset(batch.num_rows())
             });
         }
-        let ctx = eval::Ctx::new(batch, &self.json_cols)?;
-        Ok(ctx.pred(&self.pred)?.t)
+        let run = || {
+            let ctx = eval::Ctx::new(batch, &self.json_cols)?;
+            Ok(ctx.pred(&self.pred)?.t)
+        };
+        if self.height <= SHALLOW_HEIGHT {
+            run()
+        } else {
+            stack::on_big_stack(run)
+        }
     }
 
     /// The primary-key values when the filter is (a conjunction containing)
@@ -196,7 +283,7 @@ fn equality_values(p: &Pred, name: &str) -> Option<Vec<Value>> {
         {
             Some(vec![v.clone()])
         }
-        Pred::In(l, list, false) if is_field(l, name) => Some(list.clone()),
+        Pred::In(l, set, false) if is_field(l, name) => Some(set.values().to_vec()),
         Pred::And(items) => {
             // Intersect the restrictions of every restricting conjunct.
             let mut acc: Option<Vec<Value>> = None;
@@ -204,7 +291,12 @@ fn equality_values(p: &Pred, name: &str) -> Option<Vec<Value>> {
                 if let Some(vs) = equality_values(it, name) {
                     acc = Some(match acc {
                         None => vs,
-                        Some(prev) => prev.into_iter().filter(|v| vs.contains(v)).collect(),
+                        Some(prev) => {
+                            let keep: HashSet<String> = vs.iter().map(Value::to_string).collect();
+                            prev.into_iter()
+                                .filter(|v| keep.contains(&v.to_string()))
+                                .collect()
+                        }
                     });
                 }
             }
@@ -212,9 +304,10 @@ fn equality_values(p: &Pred, name: &str) -> Option<Vec<Value>> {
         }
         Pred::Or(items) => {
             let mut out = Vec::new();
+            let mut seen = HashSet::new();
             for it in items {
                 for v in equality_values(it, name)? {
-                    if !out.contains(&v) {
+                    if seen.insert(v.to_string()) {
                         out.push(v);
                     }
                 }

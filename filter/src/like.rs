@@ -1,5 +1,6 @@
-//! `LIKE` patterns: `%` matches any run of characters, `_` exactly one;
-//! `\%`, `\_` and `\\` match the character itself.
+//! `LIKE` patterns: `%` matches any run of characters, `_` exactly one, and a
+//! backslash makes the next character literal (`\%`, `\_`, `\\`), as in
+//! Milvus; a pattern ending in a lone backslash is refused.
 //!
 //! Patterns without `_` (the common prefix/suffix/infix cases) compile to plain
 //! substring checks; the rest use a backtracking wildcard matcher.
@@ -21,22 +22,25 @@ pub(crate) enum LikePattern {
         anchored_start: bool,
         anchored_end: bool,
     },
-    /// Contains `_`: general matcher.
-    General(Vec<Atom>),
+    /// Contains `_`: general matcher; `min_chars` counts the non-`%` atoms.
+    General { atoms: Vec<Atom>, min_chars: usize },
 }
 
 impl LikePattern {
-    pub fn compile(pattern: &str) -> LikePattern {
+    /// Compiles a pattern; the error is the reason it is invalid.
+    pub fn compile(pattern: &str) -> Result<LikePattern, String> {
         let mut atoms = Vec::new();
-        let mut chars = pattern.chars().peekable();
+        let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => match chars.peek().copied() {
-                    Some(e @ ('%' | '_' | '\\')) => {
-                        chars.next();
-                        atoms.push(Atom::Char(e));
+                '\\' => match chars.next() {
+                    Some(e) => atoms.push(Atom::Char(e)),
+                    None => {
+                        return Err(
+                            "Invalid LIKE pattern: trailing backslash with nothing to escape"
+                                .to_string(),
+                        )
                     }
-                    _ => atoms.push(Atom::Char('\\')),
                 },
                 '%' => {
                     if atoms.last() != Some(&Atom::Any) {
@@ -48,7 +52,8 @@ impl LikePattern {
             }
         }
         if atoms.contains(&Atom::One) {
-            return LikePattern::General(atoms);
+            let min_chars = atoms.iter().filter(|a| **a != Atom::Any).count();
+            return Ok(LikePattern::General { atoms, min_chars });
         }
         let anchored_start = atoms.first() != Some(&Atom::Any);
         let anchored_end = atoms.last() != Some(&Atom::Any);
@@ -64,11 +69,11 @@ impl LikePattern {
             }
         }
         pieces.retain(|p| !p.is_empty());
-        LikePattern::Pieces {
+        Ok(LikePattern::Pieces {
             pieces,
             anchored_start,
             anchored_end,
-        }
+        })
     }
 
     /// The longest literal piece every match must contain, if any.
@@ -77,7 +82,7 @@ impl LikePattern {
             LikePattern::Pieces { pieces, .. } => {
                 pieces.iter().max_by_key(|p| p.len()).map(String::as_str)
             }
-            LikePattern::General(_) => None,
+            LikePattern::General { .. } => None,
         }
     }
 
@@ -88,7 +93,7 @@ impl LikePattern {
                 anchored_start,
                 anchored_end,
             } => match_pieces(pieces, *anchored_start, *anchored_end, s),
-            LikePattern::General(atoms) => match_general(atoms, s),
+            LikePattern::General { atoms, min_chars } => match_general(atoms, *min_chars, s),
         }
     }
 }
@@ -129,11 +134,17 @@ fn match_pieces(pieces: &[String], start: bool, end: bool, s: &str) -> bool {
     }
 }
 
-fn match_general(atoms: &[Atom], s: &str) -> bool {
-    let text: Vec<char> = s.chars().collect();
+/// Wildcard match with one remembered `%` (linear for one `%`, at worst
+/// pattern x text); works on byte offsets, so it allocates nothing.
+fn match_general(atoms: &[Atom], min_chars: usize, s: &str) -> bool {
+    // Every non-`%` atom consumes a character, and a character is >= 1 byte.
+    if s.len() < min_chars {
+        return false;
+    }
+    let char_at = |t: usize| s.get(t..).and_then(|r| r.chars().next());
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
+    while let Some(c) = char_at(t) {
         match atoms.get(p) {
             Some(Atom::Any) => {
                 star = Some((p, t));
@@ -141,23 +152,28 @@ fn match_general(atoms: &[Atom], s: &str) -> bool {
             }
             Some(Atom::One) => {
                 p += 1;
-                t += 1;
+                t += c.len_utf8();
             }
-            Some(Atom::Char(c)) if *c == text[t] => {
+            Some(Atom::Char(a)) if *a == c => {
                 p += 1;
-                t += 1;
+                t += c.len_utf8();
             }
             _ => match star {
                 Some((sp, st)) => {
+                    let next = st + char_at(st).map_or(1, char::len_utf8);
                     p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
+                    t = next;
+                    star = Some((sp, next));
                 }
                 None => return false,
             },
         }
     }
-    atoms[p.min(atoms.len())..].iter().all(|a| *a == Atom::Any)
+    atoms
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .all(|a| *a == Atom::Any)
 }
 
 #[cfg(test)]
@@ -165,7 +181,7 @@ mod tests {
     use super::LikePattern;
 
     fn m(p: &str, s: &str) -> bool {
-        LikePattern::compile(p).matches(s)
+        LikePattern::compile(p).is_ok_and(|l| l.matches(s))
     }
 
     #[test]
@@ -192,5 +208,9 @@ mod tests {
         assert!(!m(r"100\%", "1000"));
         assert!(m(r"a\_b", "a_b"));
         assert!(!m(r"a\_b", "axb"));
+        assert!(m(r"a\\%", r"a\xyz"));
+        assert!(m(r"a\x", "ax"));
+        assert!(LikePattern::compile(r"abc\").is_err());
+        assert!(LikePattern::compile(r"abc\\").is_ok());
     }
 }

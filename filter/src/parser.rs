@@ -5,165 +5,119 @@
 //! (with chained ranges), equality, `not`, `and`, `or`. `not` binds looser than
 //! comparisons (as in SQL), which agrees with Milvus on every expression Milvus
 //! accepts and also accepts the common `not x in [..]`.
+//!
+//! The parser pulls tokens from the lexer as it goes (two of lookahead), so its
+//! memory is the tree it builds. [`Limits`] are enforced here, before any work
+//! proportional to a violation: recursion depth when entering a nested
+//! construct, tree height and node count whenever a node is built.
+
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::Value;
 
-use crate::lexer::{Tok, Token};
-use crate::FilterError;
-
-/// Nesting limit: keeps recursion (parser, binder, evaluator, drop) shallow.
-const MAX_DEPTH: usize = 96;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    Pow,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CmpOp {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-impl CmpOp {
-    /// The operator with its operands swapped (`a < b` == `b > a`).
-    pub fn flip(self) -> CmpOp {
-        match self {
-            CmpOp::Lt => CmpOp::Gt,
-            CmpOp::Le => CmpOp::Ge,
-            CmpOp::Gt => CmpOp::Lt,
-            CmpOp::Ge => CmpOp::Le,
-            other => other,
-        }
-    }
-}
-
-/// An untyped syntax-tree node with the character position it starts at.
-#[derive(Debug, Clone)]
-pub(crate) struct Ast {
-    pub kind: Kind,
-    pub pos: usize,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Kind {
-    /// A literal (number, string, bool, array of literals, or template value).
-    Lit(Value),
-    /// An array literal that contains non-literal elements.
-    NonLiteralArray,
-    Ident(String),
-    Index(Box<Ast>, Box<Ast>),
-    Neg(Box<Ast>),
-    Arith(BinOp, Box<Ast>, Box<Ast>),
-    Cmp(CmpOp, Box<Ast>, Box<Ast>),
-    In(Box<Ast>, Box<Ast>, bool),
-    Like(Box<Ast>, String),
-    IsNull(Box<Ast>, bool),
-    Exists(Box<Ast>),
-    Call(String, Vec<Ast>),
-    Not(Box<Ast>),
-    And(Vec<Ast>),
-    Or(Vec<Ast>),
-}
-
-/// Known function names (lower case).
-const FUNCTIONS: &[&str] = &[
-    "json_contains",
-    "json_contains_all",
-    "json_contains_any",
-    "array_contains",
-    "array_contains_all",
-    "array_contains_any",
-    "array_length",
-];
-
-/// Milvus functions Quiver recognises but does not evaluate.
-const UNSUPPORTED_FUNCTIONS: &[&str] = &[
-    "text_match",
-    "phrase_match",
-    "random_sample",
-    "match_all",
-    "match_any",
-    "match_least",
-    "match_most",
-    "match_exact",
-    "element_filter",
-];
+pub(crate) use crate::ast::{Ast, BinOp, CmpOp, Kind};
+use crate::ast::{FUNCTIONS, UNSUPPORTED_FUNCTIONS};
+use crate::lexer::{Lexer, Tok, Token, INT_MIN_MAGNITUDE};
+use crate::{FilterError, Limits};
 
 pub(crate) struct Parser<'a> {
-    toks: Vec<Token>,
-    i: usize,
+    lx: Lexer<'a>,
+    look: VecDeque<Token>,
+    /// The first lexer error; the token stream ends there.
+    lex_err: Option<FilterError>,
     src: &'a str,
+    limits: &'a Limits,
     depth: usize,
-    templates: &'a std::collections::HashMap<String, Value>,
+    nodes: usize,
+    /// Positions of `9223372036854775808` literals not (yet) negated.
+    unsigned: Vec<usize>,
+    templates: &'a HashMap<String, Value>,
 }
 
 impl<'a> Parser<'a> {
-    pub fn new(
-        toks: Vec<Token>,
-        src: &'a str,
-        templates: &'a std::collections::HashMap<String, Value>,
-    ) -> Self {
+    pub fn new(src: &'a str, templates: &'a HashMap<String, Value>, limits: &'a Limits) -> Self {
         Parser {
-            toks,
-            i: 0,
+            lx: Lexer::new(src),
+            look: VecDeque::with_capacity(2),
+            lex_err: None,
             src,
+            limits,
             depth: 0,
+            nodes: 0,
+            unsigned: Vec::new(),
             templates,
         }
     }
 
     /// Parses a whole expression; trailing tokens are an error.
-    pub fn parse_all(&mut self) -> Result<Ast, FilterError> {
-        let e = self.or()?;
-        if self.peek() != &Tok::Eof {
-            return Err(self.unexpected());
+    pub fn parse_all(mut self) -> Result<Ast, FilterError> {
+        let r = self.or().and_then(|e| {
+            if self.peek() != &Tok::Eof {
+                return Err(self.unexpected());
+            }
+            match self.unsigned.first() {
+                Some(&pos) => Err(self.err(
+                    pos,
+                    &format!("integer literal {INT_MIN_MAGNITUDE} is out of range for Int64"),
+                )),
+                None => Ok(e),
+            }
+        });
+        // A lexer error explains a parse error it caused (the tokens stopped).
+        match self.lex_err.take() {
+            Some(e) => Err(e),
+            None => r,
         }
-        Ok(e)
     }
 
-    fn peek(&self) -> &Tok {
+    fn fill(&mut self, n: usize) {
+        while self.look.len() < n {
+            let end = self.src.len();
+            let t = if self.lex_err.is_some() {
+                None
+            } else {
+                match self.lx.next_token() {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        self.lex_err = Some(e);
+                        None
+                    }
+                }
+            };
+            self.look.push_back(t.unwrap_or(Token {
+                tok: Tok::Eof,
+                start: end,
+                end,
+            }));
+        }
+    }
+
+    fn peek(&mut self) -> &Tok {
         self.peek_at(0)
     }
 
-    fn peek_at(&self, k: usize) -> &Tok {
-        self.toks
-            .get(self.i + k)
-            .or_else(|| self.toks.last())
-            .map_or(&Tok::Eof, |t| &t.tok)
+    fn peek_at(&mut self, k: usize) -> &Tok {
+        self.fill(k + 1);
+        self.look.get(k).map_or(&Tok::Eof, |t| &t.tok)
     }
 
-    fn pos(&self) -> usize {
-        self.toks
-            .get(self.i)
-            .or_else(|| self.toks.last())
-            .map_or(0, |t| t.pos)
+    /// Byte offset of the current token.
+    fn pos(&mut self) -> usize {
+        self.fill(1);
+        self.look.front().map_or(self.src.len(), |t| t.start)
     }
 
     fn bump(&mut self) -> Tok {
-        let t = self.peek().clone();
-        if self.i + 1 < self.toks.len() {
-            self.i += 1;
-        }
-        t
+        self.fill(1);
+        self.look.pop_front().map_or(Tok::Eof, |t| t.tok)
     }
 
     fn eat(&mut self, t: &Tok) -> bool {
-        if self.peek() == t {
+        let hit = self.peek() == t;
+        if hit {
             self.bump();
-            true
-        } else {
-            false
         }
+        hit
     }
 
     fn expect(&mut self, t: &Tok) -> Result<(), FilterError> {
@@ -174,95 +128,110 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn unexpected(&self) -> FilterError {
-        let pos = self.pos();
-        match self.toks.get(self.i) {
-            Some(Token {
-                tok: Tok::Unsupported(op),
-                ..
-            }) => crate::syntax_error(self.src, pos, &format!("operator '{op}' is not supported")),
-            Some(t) if t.tok != Tok::Eof => {
-                crate::syntax_error(self.src, pos, &format!("unexpected token '{}'", t.text))
+    fn err(&self, pos: usize, what: &str) -> FilterError {
+        crate::syntax_error(self.src, pos, what)
+    }
+
+    fn unexpected(&mut self) -> FilterError {
+        self.fill(1);
+        let Some(t) = self.look.front() else {
+            return self.err(self.src.len(), "unexpected end of expression");
+        };
+        match &t.tok {
+            Tok::Unsupported(op) => self.err(t.start, &format!("operator '{op}' is not supported")),
+            Tok::Eof => self.err(t.start, "unexpected end of expression"),
+            _ => {
+                let text = self.src.get(t.start..t.end).unwrap_or_default();
+                let shown = crate::limits::excerpt(text);
+                self.err(t.start, &format!("unexpected token '{shown}'"))
             }
-            _ => crate::syntax_error(self.src, pos, "unexpected end of expression"),
         }
     }
 
+    fn too_deep(&mut self) -> FilterError {
+        let pos = self.pos();
+        FilterError::Limit(format!(
+            "expression nesting depth exceeds the limit of {} at position {}",
+            self.limits.max_depth,
+            crate::char_pos(self.src, pos)
+        ))
+    }
+
+    /// Enters a nested construct (parenthesis, prefix operator, call, array, ...).
     fn enter(&mut self) -> Result<(), FilterError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(crate::syntax_error(
-                self.src,
-                self.pos(),
-                "expression nested too deeply",
-            ));
+        if self.depth > self.limits.max_depth {
+            return Err(self.too_deep());
         }
         Ok(())
     }
 
-    /// Guards left-assoc chains (`1+1+1+...`) that grow the tree without recursion.
-    fn chain_guard(&self, n: usize) -> Result<(), FilterError> {
-        if n > MAX_DEPTH {
-            return Err(crate::syntax_error(
-                self.src,
-                self.pos(),
-                "expression nested too deeply",
-            ));
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Builds a node, enforcing the height and node-count limits.
+    fn node(&mut self, kind: Kind) -> Result<Ast, FilterError> {
+        self.count(1)?;
+        let height = kind.height();
+        if height as usize > self.limits.max_depth {
+            return Err(self.too_deep());
+        }
+        Ok(Ast { kind, height })
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), FilterError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            let pos = self.pos();
+            return Err(FilterError::Limit(format!(
+                "expression has more than {} terms and operators (at position {})",
+                self.limits.max_nodes,
+                crate::char_pos(self.src, pos)
+            )));
         }
         Ok(())
+    }
+
+    /// `op`-separated operands of `next`, one n-ary node (or the lone operand).
+    fn chain(
+        &mut self,
+        op: &Tok,
+        next: fn(&mut Self) -> Result<Ast, FilterError>,
+        make: fn(Vec<Ast>) -> Kind,
+    ) -> Result<Ast, FilterError> {
+        let first = next(self)?;
+        if self.peek() != op {
+            return Ok(first);
+        }
+        let mut items = vec![first];
+        while self.eat(op) {
+            items.push(next(self)?);
+        }
+        self.node(make(items))
     }
 
     fn or(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
-        let mut items = vec![self.and()?];
-        while self.eat(&Tok::Or) {
-            items.push(self.and()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Ast {
-                kind: Kind::Or(items),
-                pos,
-            }
-        })
+        self.chain(&Tok::Or, Self::and, Kind::Or)
     }
 
     fn and(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
-        let mut items = vec![self.not()?];
-        while self.eat(&Tok::And) {
-            items.push(self.not()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Ast {
-                kind: Kind::And(items),
-                pos,
-            }
-        })
+        self.chain(&Tok::And, Self::not, Kind::And)
     }
 
     fn not(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         if self.peek() == &Tok::Not && self.peek_at(1) != &Tok::In {
             self.bump();
             self.enter()?;
             let inner = self.not()?;
-            self.depth -= 1;
-            return Ok(Ast {
-                kind: Kind::Not(Box::new(inner)),
-                pos,
-            });
+            self.leave();
+            return self.node(Kind::Not(Box::new(inner)));
         }
         self.equality()
     }
 
     fn equality(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let mut left = self.relational()?;
-        let mut n = 0;
         loop {
             let op = match self.peek() {
                 Tok::Eq => CmpOp::Eq,
@@ -270,84 +239,57 @@ impl<'a> Parser<'a> {
                 _ => return Ok(left),
             };
             self.bump();
-            n += 1;
-            self.chain_guard(n)?;
             let right = self.relational()?;
-            left = Ast {
-                kind: Kind::Cmp(op, Box::new(left), Box::new(right)),
-                pos,
-            };
+            left = self.node(Kind::Cmp(op, Box::new(left), Box::new(right)))?;
         }
     }
 
     /// Relational comparisons; `a < b <= c` becomes `a < b and b <= c`.
     fn relational(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let first = self.term_in()?;
-        let mut operands = vec![first];
-        let mut ops = Vec::new();
-        loop {
-            let op = match self.peek() {
-                Tok::Lt => CmpOp::Lt,
-                Tok::Le => CmpOp::Le,
-                Tok::Gt => CmpOp::Gt,
-                Tok::Ge => CmpOp::Ge,
-                _ => break,
-            };
-            if ops.len() == 2 {
-                return Err(self.unexpected());
-            }
-            self.bump();
-            ops.push(op);
-            operands.push(self.term_in()?);
+        let Some(op1) = self.rel_op() else {
+            return Ok(first);
+        };
+        self.bump();
+        let second = self.term_in()?;
+        let Some(op2) = self.rel_op() else {
+            return self.node(Kind::Cmp(op1, Box::new(first), Box::new(second)));
+        };
+        self.bump();
+        let third = self.term_in()?;
+        if self.rel_op().is_some() {
+            return Err(self.unexpected());
         }
-        if ops.is_empty() {
-            return Ok(operands.remove(0));
-        }
-        let mut cmps = Vec::new();
-        for (k, op) in ops.iter().enumerate() {
-            cmps.push(Ast {
-                kind: Kind::Cmp(
-                    *op,
-                    Box::new(operands[k].clone()),
-                    Box::new(operands[k + 1].clone()),
-                ),
-                pos: if k == 0 { pos } else { operands[k].pos },
-            });
-        }
-        Ok(if cmps.len() == 1 {
-            cmps.remove(0)
-        } else {
-            Ast {
-                kind: Kind::And(cmps),
-                pos,
-            }
+        let a = self.node(Kind::Cmp(op1, Box::new(first), Box::new(second.clone())))?;
+        let b = self.node(Kind::Cmp(op2, Box::new(second), Box::new(third)))?;
+        self.node(Kind::And(vec![a, b]))
+    }
+
+    fn rel_op(&mut self) -> Option<CmpOp> {
+        Some(match self.peek() {
+            Tok::Lt => CmpOp::Lt,
+            Tok::Le => CmpOp::Le,
+            Tok::Gt => CmpOp::Gt,
+            Tok::Ge => CmpOp::Ge,
+            _ => return None,
         })
     }
 
     fn term_in(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let left = self.additive()?;
-        let negated = if self.peek() == &Tok::Not && self.peek_at(1) == &Tok::In {
+        let negated = self.peek() == &Tok::Not && self.peek_at(1) == &Tok::In;
+        if negated {
             self.bump();
-            true
-        } else {
-            false
-        };
+        }
         if !self.eat(&Tok::In) {
             return Ok(left);
         }
         let right = self.additive()?;
-        Ok(Ast {
-            kind: Kind::In(Box::new(left), Box::new(right), negated),
-            pos,
-        })
+        self.node(Kind::In(Box::new(left), Box::new(right), negated))
     }
 
     fn additive(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let mut left = self.multiplicative()?;
-        let mut n = 0;
         loop {
             let op = match self.peek() {
                 Tok::Plus => BinOp::Add,
@@ -355,20 +297,13 @@ impl<'a> Parser<'a> {
                 _ => return Ok(left),
             };
             self.bump();
-            n += 1;
-            self.chain_guard(n)?;
             let right = self.multiplicative()?;
-            left = Ast {
-                kind: Kind::Arith(op, Box::new(left), Box::new(right)),
-                pos,
-            };
+            left = self.node(Kind::Arith(op, Box::new(left), Box::new(right)))?;
         }
     }
 
     fn multiplicative(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let mut left = self.unary()?;
-        let mut n = 0;
         loop {
             let op = match self.peek() {
                 Tok::Star => BinOp::Mul,
@@ -377,189 +312,206 @@ impl<'a> Parser<'a> {
                 _ => return Ok(left),
             };
             self.bump();
-            n += 1;
-            self.chain_guard(n)?;
             let right = self.unary()?;
-            left = Ast {
-                kind: Kind::Arith(op, Box::new(left), Box::new(right)),
-                pos,
-            };
+            left = self.node(Kind::Arith(op, Box::new(left), Box::new(right)))?;
         }
     }
 
     fn unary(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
+        let op = self.peek().clone();
+        if !matches!(op, Tok::Plus | Tok::Minus | Tok::Not) {
+            return self.power();
+        }
+        self.bump();
         self.enter()?;
-        let out = match self.peek() {
-            Tok::Plus => {
-                self.bump();
-                self.unary()
-            }
-            Tok::Minus => {
-                self.bump();
-                self.unary().map(|inner| negate(inner, pos))
-            }
-            Tok::Not => {
-                self.bump();
-                self.unary().map(|inner| Ast {
-                    kind: Kind::Not(Box::new(inner)),
-                    pos,
-                })
-            }
-            _ => self.power(),
-        };
-        self.depth -= 1;
-        out
+        let inner = self.unary();
+        self.leave();
+        let inner = inner?;
+        match op {
+            Tok::Minus => self.negate(inner),
+            Tok::Not => self.node(Kind::Not(Box::new(inner))),
+            _ => Ok(inner),
+        }
     }
 
     fn power(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let base = self.postfix()?;
         if !self.eat(&Tok::Pow) {
             return Ok(base);
         }
         // Right-associative; the exponent may carry a sign.
-        let exp = self.unary()?;
-        Ok(Ast {
-            kind: Kind::Arith(BinOp::Pow, Box::new(base), Box::new(exp)),
-            pos,
-        })
+        self.enter()?;
+        let exp = self.unary();
+        self.leave();
+        let exp = exp?;
+        self.node(Kind::Arith(BinOp::Pow, Box::new(base), Box::new(exp)))
     }
 
     fn postfix(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         let mut e = self.primary()?;
-        let mut n = 0;
         loop {
-            n += 1;
-            self.chain_guard(n)?;
             match self.peek() {
                 Tok::LBracket => {
                     self.bump();
-                    let key = self.or()?;
+                    self.enter()?;
+                    let key = self.or();
+                    self.leave();
+                    let key = key?;
                     self.expect(&Tok::RBracket)?;
-                    e = Ast {
-                        kind: Kind::Index(Box::new(e), Box::new(key)),
-                        pos,
-                    };
+                    e = self.node(Kind::Index(Box::new(e), Box::new(key)))?;
                 }
                 Tok::Like => {
                     self.bump();
-                    let Tok::Str(p) = self.peek().clone() else {
+                    let Tok::Str(_) = self.peek() else {
                         return Err(self.unexpected());
                     };
-                    self.bump();
-                    e = Ast {
-                        kind: Kind::Like(Box::new(e), p),
-                        pos,
+                    let Tok::Str(p) = self.bump() else {
+                        return Err(self.unexpected());
                     };
+                    e = self.node(Kind::Like(Box::new(e), p))?;
                 }
                 Tok::Is => {
                     self.bump();
                     let negated = self.eat(&Tok::Not);
                     self.expect(&Tok::Null)?;
-                    e = Ast {
-                        kind: Kind::IsNull(Box::new(e), negated),
-                        pos,
-                    };
+                    e = self.node(Kind::IsNull(Box::new(e), negated))?;
                 }
                 _ => return Ok(e),
             }
         }
     }
 
+    fn lit(&mut self, v: Value) -> Result<Ast, FilterError> {
+        self.node(Kind::Lit(v))
+    }
+
     fn primary(&mut self) -> Result<Ast, FilterError> {
         let pos = self.pos();
-        let lit = |v: Value| Ast {
-            kind: Kind::Lit(v),
-            pos,
-        };
-        match self.peek().clone() {
-            Tok::Int(v) => {
-                self.bump();
-                Ok(lit(Value::from(v)))
-            }
-            Tok::Float(v) => {
-                self.bump();
-                Ok(lit(float_value(v)))
-            }
-            Tok::Str(s) => {
-                self.bump();
-                Ok(lit(Value::String(s)))
-            }
-            Tok::Bool(b) => {
-                self.bump();
-                Ok(lit(Value::Bool(b)))
-            }
-            Tok::Template(name) => {
-                self.bump();
-                match self.templates.get(&name) {
-                    Some(v) => Ok(lit(v.clone())),
-                    None => Err(FilterError::Invalid(format!(
-                        "template variable {{{name}}} has no value in expr_template_values"
-                    ))),
-                }
-            }
+        match self.peek() {
             Tok::LParen => {
                 self.bump();
                 self.enter()?;
-                let e = self.or()?;
+                let e = self.or();
+                self.leave();
+                let e = e?;
                 self.expect(&Tok::RParen)?;
-                self.depth -= 1;
                 Ok(e)
             }
             Tok::LBracket => self.array(),
             Tok::Exists => {
                 self.bump();
                 self.enter()?;
-                let e = self.postfix()?;
-                self.depth -= 1;
-                Ok(Ast {
-                    kind: Kind::Exists(Box::new(e)),
-                    pos,
-                })
+                let e = self.postfix();
+                self.leave();
+                let e = e?;
+                self.node(Kind::Exists(Box::new(e)))
             }
-            Tok::Ident(name) => {
-                self.bump();
-                if self.peek() == &Tok::LParen {
-                    return self.call(name, pos);
-                }
-                Ok(Ast {
-                    kind: Kind::Ident(name),
-                    pos,
-                })
-            }
+            Tok::Int(_)
+            | Tok::Float(_)
+            | Tok::Str(_)
+            | Tok::Bool(_)
+            | Tok::Template(_)
+            | Tok::Ident(_) => self.value(pos),
             _ => Err(self.unexpected()),
         }
     }
 
+    /// A literal, template placeholder, identifier or function call.
+    fn value(&mut self, pos: usize) -> Result<Ast, FilterError> {
+        match self.bump() {
+            Tok::Int(v) => {
+                if v > i64::MAX as u64 {
+                    self.unsigned.push(pos);
+                }
+                self.lit(Value::from(v))
+            }
+            Tok::Float(v) => match serde_json::Number::from_f64(v) {
+                Some(n) => self.lit(Value::Number(n)),
+                None => Err(self.err(pos, "floating-point literal is out of range")),
+            },
+            Tok::Str(s) => self.lit(Value::String(s)),
+            Tok::Bool(b) => self.lit(Value::Bool(b)),
+            Tok::Template(name) => self.template(&name),
+            Tok::Ident(name) => {
+                if self.peek() == &Tok::LParen {
+                    return self.call(name, pos);
+                }
+                self.node(Kind::Ident(name))
+            }
+            _ => Err(self.err(pos, "unexpected token")),
+        }
+    }
+
+    fn template(&mut self, name: &str) -> Result<Ast, FilterError> {
+        let Some(v) = self.templates.get(name) else {
+            return Err(FilterError::Invalid(format!(
+                "template variable {{{name}}} has no value in expr_template_values"
+            )));
+        };
+        let v = v.clone();
+        self.count(v.as_array().map_or(0, Vec::len))?;
+        self.lit(v)
+    }
+
+    /// An array literal; literal elements are taken straight from the token
+    /// stream (a 100k-element `in` list builds no per-element tree).
     fn array(&mut self) -> Result<Ast, FilterError> {
-        let pos = self.pos();
         self.expect(&Tok::LBracket)?;
         self.enter()?;
+        let items = self.array_items();
+        self.leave();
+        let items = items?;
+        self.expect(&Tok::RBracket)?;
+        self.count(items.len())?;
+        let mut lits = Vec::with_capacity(items.len());
+        let mut all_literal = true;
+        for item in items {
+            match item {
+                Item::Lit(v) => lits.push(v),
+                Item::Ast(Ast {
+                    kind: Kind::Lit(v), ..
+                }) => lits.push(v),
+                Item::Ast(_) => all_literal = false,
+            }
+        }
+        let kind = if all_literal {
+            Kind::Lit(Value::Array(lits))
+        } else {
+            Kind::NonLiteralArray
+        };
+        self.node(kind)
+    }
+
+    fn array_items(&mut self) -> Result<Vec<Item>, FilterError> {
         let mut items = Vec::new();
         while self.peek() != &Tok::RBracket {
-            items.push(self.or()?);
+            items.push(self.array_item()?);
+            self.count(1)?;
             if !self.eat(&Tok::Comma) {
                 break;
             }
         }
-        self.expect(&Tok::RBracket)?;
-        self.depth -= 1;
-        let lits: Option<Vec<Value>> = items
-            .iter()
-            .map(|a| match &a.kind {
-                Kind::Lit(v) => Some(v.clone()),
+        Ok(items)
+    }
+
+    fn array_item(&mut self) -> Result<Item, FilterError> {
+        if matches!(self.peek_at(1), Tok::Comma | Tok::RBracket) {
+            let v = match self.peek() {
+                Tok::Int(v) if *v <= i64::MAX as u64 => Some(Value::from(*v)),
+                Tok::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number),
+                Tok::Bool(b) => Some(Value::Bool(*b)),
+                Tok::Str(_) => match self.bump() {
+                    Tok::Str(s) => return Ok(Item::Lit(Value::String(s))),
+                    _ => None,
+                },
                 _ => None,
-            })
-            .collect();
-        Ok(Ast {
-            kind: match lits {
-                Some(vs) => Kind::Lit(Value::Array(vs)),
-                None => Kind::NonLiteralArray,
-            },
-            pos,
-        })
+            };
+            if let Some(v) = v {
+                self.bump();
+                return Ok(Item::Lit(v));
+            }
+        }
+        self.or().map(Item::Ast)
     }
 
     fn call(&mut self, name: String, pos: usize) -> Result<Ast, FilterError> {
@@ -570,14 +522,18 @@ impl<'a> Parser<'a> {
             )));
         }
         if !FUNCTIONS.contains(&lower.as_str()) {
-            return Err(crate::syntax_error(
-                self.src,
-                pos,
-                &format!("unknown function '{name}'"),
-            ));
+            return Err(self.err(pos, &format!("unknown function '{name}'")));
         }
         self.expect(&Tok::LParen)?;
         self.enter()?;
+        let args = self.call_args();
+        self.leave();
+        let args = args?;
+        self.expect(&Tok::RParen)?;
+        self.node(Kind::Call(lower, args))
+    }
+
+    fn call_args(&mut self) -> Result<Vec<Ast>, FilterError> {
         let mut args = Vec::new();
         while self.peek() != &Tok::RParen {
             args.push(self.or()?);
@@ -585,45 +541,40 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        self.expect(&Tok::RParen)?;
-        self.depth -= 1;
-        Ok(Ast {
-            kind: Kind::Call(lower, args),
-            pos,
-        })
+        Ok(args)
     }
+
+    /// Unary minus; folds numeric literals so `-5` is a literal.
+    fn negate(&mut self, inner: Ast) -> Result<Ast, FilterError> {
+        if let Kind::Lit(Value::Number(n)) = &inner.kind {
+            let folded = if let Some(i) = n.as_i64() {
+                Some(
+                    i.checked_neg()
+                        .map_or_else(|| float_value(-(i as f64)), Value::from),
+                )
+            } else if n.as_u64() == Some(INT_MIN_MAGNITUDE) {
+                self.unsigned.pop();
+                Some(Value::from(i64::MIN))
+            } else {
+                n.as_f64().map(|f| float_value(-f))
+            };
+            if let Some(v) = folded {
+                return Ok(Ast {
+                    kind: Kind::Lit(v),
+                    height: 1,
+                });
+            }
+        }
+        self.node(Kind::Neg(Box::new(inner)))
+    }
+}
+
+/// One element of an array literal.
+enum Item {
+    Lit(Value),
+    Ast(Ast),
 }
 
 fn float_value(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
-}
-
-/// Unary minus; folds numeric literals so `-5` is a literal.
-fn negate(inner: Ast, pos: usize) -> Ast {
-    if let Kind::Lit(Value::Number(n)) = &inner.kind {
-        let folded = if let Some(i) = n.as_i64() {
-            Some(
-                i.checked_neg()
-                    .map_or(float_value(-(i as f64)), Value::from),
-            )
-        } else {
-            n.as_f64().map(|f| {
-                if f == -(i64::MIN as f64) {
-                    Value::from(i64::MIN)
-                } else {
-                    float_value(-f)
-                }
-            })
-        };
-        if let Some(v) = folded {
-            return Ast {
-                kind: Kind::Lit(v),
-                pos,
-            };
-        }
-    }
-    Ast {
-        kind: Kind::Neg(Box::new(inner)),
-        pos,
-    }
 }
