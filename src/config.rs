@@ -20,6 +20,46 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: Limits,
     pub auth: AuthConfig,
+    pub filter: FilterLimits,
+}
+
+/// Caps on filter expressions (see `quiver_filter::Limits` for what each bounds).
+/// A cap that is too low refuses the expression with an invalid-parameter status.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterLimits {
+    /// Longest accepted expression, in bytes.
+    pub max_expr_bytes: usize,
+    /// Deepest accepted nesting (Milvus's `proxy.maxExpressionDepth`).
+    pub max_depth: usize,
+    /// Most syntax-tree nodes.
+    pub max_nodes: usize,
+    /// Most predicates evaluated per row after simplification.
+    pub max_predicates: usize,
+}
+
+impl Default for FilterLimits {
+    fn default() -> Self {
+        let d = quiver_filter::Limits::DEFAULT;
+        FilterLimits {
+            max_expr_bytes: d.max_expr_bytes,
+            max_depth: d.max_depth,
+            max_nodes: d.max_nodes,
+            max_predicates: d.max_predicates,
+        }
+    }
+}
+
+impl FilterLimits {
+    /// The limits the filter crate applies.
+    pub fn to_filter(&self) -> quiver_filter::Limits {
+        quiver_filter::Limits {
+            max_expr_bytes: self.max_expr_bytes,
+            max_depth: self.max_depth,
+            max_nodes: self.max_nodes,
+            max_predicates: self.max_predicates,
+        }
+    }
 }
 
 /// Authentication (off by default, as in Milvus).
@@ -69,6 +109,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            filter: FilterLimits::default(),
         }
     }
 }
@@ -101,6 +142,9 @@ mod tests {
             sync_wal = false
             [auth]
             enabled = true
+            [filter]
+            max_expr_bytes = 100
+            max_depth = 7
             "#,
         )
         .expect("parse");
@@ -108,6 +152,12 @@ mod tests {
         assert_eq!(c.storage.uri, "s3://b/p");
         assert!(!c.limits.sync_wal);
         assert!(c.auth.enabled);
+        assert_eq!(c.filter.to_filter().max_expr_bytes, 100);
+        assert_eq!(c.filter.to_filter().max_depth, 7);
+        assert_eq!(
+            c.filter.max_predicates,
+            quiver_filter::Limits::DEFAULT.max_predicates
+        );
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
         assert_eq!(Config::default().port, 19530);
     }

@@ -50,6 +50,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         data,
         query,
         users,
+        filter_limits: cfg.filter.to_filter(),
     }))
 }
 

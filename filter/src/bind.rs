@@ -10,6 +10,7 @@ use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
 use serde_json::Value;
 
 use crate::datum::{self, Datum};
+use crate::fold;
 use crate::inset::InSet;
 use crate::like::LikePattern;
 use crate::parser::{Ast, BinOp, CmpOp, Kind};
@@ -178,12 +179,23 @@ impl<'a> Binder<'a> {
     pub fn pred(&mut self, a: &Ast) -> Result<Pred, FilterError> {
         match &a.kind {
             Kind::Lit(Value::Bool(b)) => Ok(Pred::Const(*b)),
-            Kind::Not(inner) => Ok(Pred::Not(Box::new(self.pred(inner)?))),
-            Kind::And(items) => Ok(Pred::And(self.operands(items, false)?)),
-            Kind::Or(items) => Ok(Pred::Or(self.operands(items, true)?)),
+            Kind::Not(inner) => Ok(match self.pred(inner)? {
+                Pred::Const(b) => Pred::Const(!b),
+                p => Pred::Not(Box::new(p)),
+            }),
+            Kind::And(items) => {
+                let ops = self.operands(items, false)?;
+                Ok(fold::junction(ops, false))
+            }
+            Kind::Or(items) => {
+                let ops = self.operands(items, true)?;
+                Ok(fold::junction(ops, true))
+            }
             _ => {
-                let p = self.leaf(a)?;
-                self.count_predicate()?;
+                let p = fold::constant(self.leaf(a)?);
+                if !matches!(p, Pred::Const(_)) {
+                    self.count_predicate()?;
+                }
                 Ok(p)
             }
         }

@@ -11,12 +11,19 @@
 //!
 //! The binder also counts the predicates left after folding and stops at
 //! [`crate::Limits::max_predicates`], since each one costs a pass over the rows.
+//!
+//! Constant sub-expressions fold too (`1 == 1`, `not false`, `x > 1 or true`),
+//! so that a filter that matches every row whatever the data is recognised as
+//! such: Milvus refuses such a delete expression rather than emptying the
+//! collection, and a search need not evaluate it per row. Literals are never
+//! null, so folding cannot change the three-valued result.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
 use crate::bind::{Binder, PathElem, Pred, Val};
+use crate::datum::{self, Datum};
 use crate::inset::InSet;
 use crate::parser::{Ast, CmpOp};
 use crate::FilterError;
@@ -130,4 +137,38 @@ impl Binder<'_> {
         }
         Ok(())
     }
+}
+
+/// `and` (`is_or` false) or `or` of bound operands, with constant operands
+/// folded away: `false` decides an `and`, `true` an `or`, the other constant
+/// is the identity and drops out.
+pub(crate) fn junction(ops: Vec<Pred>, is_or: bool) -> Pred {
+    let mut kept = Vec::with_capacity(ops.len());
+    for p in ops {
+        match p {
+            Pred::Const(b) if b == is_or => return Pred::Const(is_or),
+            Pred::Const(_) => {}
+            p => kept.push(p),
+        }
+    }
+    match kept.len() {
+        0 => Pred::Const(!is_or),
+        1 => kept.pop().unwrap_or(Pred::Const(!is_or)),
+        _ if is_or => Pred::Or(kept),
+        _ => Pred::And(kept),
+    }
+}
+
+/// A comparison or membership test between literals, evaluated now.
+pub(crate) fn constant(p: Pred) -> Pred {
+    let folded = match &p {
+        Pred::Cmp(op, Val::Lit(a), Val::Lit(b)) => {
+            datum::compare(*op, Datum::from_json(a), Datum::from_json(b))
+        }
+        Pred::In(Val::Lit(a), set, negated) => {
+            set.contains(Datum::from_json(a)).map(|c| c != *negated)
+        }
+        _ => None,
+    };
+    folded.map_or(p, Pred::Const)
 }

