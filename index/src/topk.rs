@@ -50,7 +50,10 @@ impl TopK {
         if self.k == 0 {
             return;
         }
-        let c = Cand { dist, id };
+        let c = Cand {
+            dist: crate::metric::ordered(dist),
+            id,
+        };
         if self.heap.len() < self.k {
             self.heap.push(c);
         } else if let Some(mut top) = self.heap.peek_mut() {
