@@ -79,7 +79,12 @@ impl Dups {
     /// Rebuilds the groups read from a serialized index, validating them: every id in
     /// range, each copy in exactly one group, greater than its representative (the
     /// smallest id of a group) and not itself a representative.
-    pub fn from_groups(n: usize, reps: &[u32], counts: &[u32], ids: &[u32]) -> Result<Dups, String> {
+    pub fn from_groups(
+        n: usize,
+        reps: &[u32],
+        counts: &[u32],
+        ids: &[u32],
+    ) -> Result<Dups, String> {
         let mut is_rep = Bitset::new(n);
         let mut seen = Bitset::new(n);
         let mut pairs = Vec::with_capacity(ids.len());
@@ -159,8 +164,9 @@ mod tests {
         let dim = 3;
         // 0 = 2 = 5, 1 = 4, 3 alone; 6 differs from 0 in the last bit only; -0.0 != 0.0 in bits.
         let mut v = vec![
-            1.0, 2.0, 3.0, /**/ 0.0, 0.0, 0.0, /**/ 1.0, 2.0, 3.0, /**/ 7.0, 8.0, 9.0,
-            /**/ 0.0, 0.0, 0.0, /**/ 1.0, 2.0, 3.0, /**/ 1.0, 2.0, 3.0, /**/ -0.0, 0.0, 0.0,
+            1.0, 2.0, 3.0, /**/ 0.0, 0.0, 0.0, /**/ 1.0, 2.0, 3.0, /**/ 7.0, 8.0,
+            9.0, /**/ 0.0, 0.0, 0.0, /**/ 1.0, 2.0, 3.0, /**/ 1.0, 2.0, 3.0,
+            /**/ -0.0, 0.0, 0.0,
         ];
         v[20] = f32::from_bits(3.0f32.to_bits() + 1);
         let rows = Rows::new(v, VectorStorage::F32);
@@ -170,9 +176,11 @@ mod tests {
         assert_eq!(d.copies(3), &[] as &[u32]);
         assert!(d.any_copy_allowed(0, &Bitset::from_ids(8, [5])));
         assert!(!d.any_copy_allowed(0, &Bitset::from_ids(8, [0, 1, 4])));
-        assert!(Dups::find(&Rows::new(vec![1.0, 2.0], VectorStorage::F32), 2, 1)
-            .all_copies()
-            .is_empty());
+        assert!(
+            Dups::find(&Rows::new(vec![1.0, 2.0], VectorStorage::F32), 2, 1)
+                .all_copies()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -182,15 +190,18 @@ mod tests {
         assert_eq!(ok.copies(1), &[4]);
         for (reps, counts, ids) in [
             (&[0u32, 1][..], &[2u32, 1][..], &[2u32, 5][..]), // ids too short
-            (&[0, 1], &[1, 1], &[2, 4, 5]),                     // ids too long
-            (&[1, 0], &[1, 1], &[2, 4]),                        // reps not ascending
-            (&[0, 1], &[1, 1], &[2, 2]),                        // copy twice
-            (&[0, 2], &[1, 1], &[2, 4]),                        // rep is a copy
-            (&[3], &[1], &[1]),                                 // copy below its rep
-            (&[0], &[1], &[6]),                                 // out of range
-            (&[0], &[0], &[]),                                  // empty group
+            (&[0, 1], &[1, 1], &[2, 4, 5]),                   // ids too long
+            (&[1, 0], &[1, 1], &[2, 4]),                      // reps not ascending
+            (&[0, 1], &[1, 1], &[2, 2]),                      // copy twice
+            (&[0, 2], &[1, 1], &[2, 4]),                      // rep is a copy
+            (&[3], &[1], &[1]),                               // copy below its rep
+            (&[0], &[1], &[6]),                               // out of range
+            (&[0], &[0], &[]),                                // empty group
         ] {
-            assert!(Dups::from_groups(6, reps, counts, ids).is_err(), "{reps:?} {ids:?}");
+            assert!(
+                Dups::from_groups(6, reps, counts, ids).is_err(),
+                "{reps:?} {ids:?}"
+            );
         }
     }
 }

@@ -12,9 +12,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
+use super::dups::Dups;
 use crate::kernels::{self, KernelTable};
 use crate::quant::{Codes, QueryCode};
-use super::dups::Dups;
 use crate::rows::Rows;
 use crate::topk::Cand;
 use crate::{Bitset, Metric};
@@ -192,9 +192,8 @@ impl Core {
         visited: &mut Visited,
         allow: Option<&Bitset>,
     ) -> Vec<Cand> {
-        let allowed = |id: u32| {
-            allow.is_none_or(|b| b.get(id as usize) || self.dups.any_copy_allowed(id, b))
-        };
+        let allowed =
+            |id: u32| allow.is_none_or(|b| b.get(id as usize) || self.dups.any_copy_allowed(id, b));
         let mut cands: BinaryHeap<Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
         let mut res: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
         visited.insert(entry.id);
@@ -326,13 +325,15 @@ pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize, exact: boo
         }
         let keep = if exact {
             let v = core.row(c.id);
-            out.iter().all(|r| !covers(core.dist(&v, r.id), c.dist, r.dist))
+            out.iter()
+                .all(|r| !covers(core.dist(&v, r.id), c.dist, r.dist))
         } else {
             let q = TravQuery {
                 code: core.codes.query(c.id),
                 exact: None,
             };
-            out.iter().all(|r| !covers(core.adist(&q, r.id), c.dist, r.dist))
+            out.iter()
+                .all(|r| !covers(core.adist(&q, r.id), c.dist, r.dist))
         };
         if keep {
             out.push(*c);

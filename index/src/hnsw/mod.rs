@@ -330,6 +330,52 @@ mod tests {
         (v, 4)
     }
 
+    /// `n` rows of `dim` on a spiral, then the first `frac` of rows after row 0
+    /// overwritten by row 0.
+    fn spiral_with_copies(n: usize, dim: usize, frac: f64) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..n * dim)
+            .map(|i| ((i / dim) as f32 * 0.37 + (i % dim) as f32).sin())
+            .collect();
+        let row0 = v[..dim].to_vec();
+        for r in 1..=((n as f64 * frac) as usize).min(n - 1) {
+            v[r * dim..(r + 1) * dim].copy_from_slice(&row0);
+        }
+        v
+    }
+
+    /// The graph itself (no exact fallback) returns `k` hits: duplicates do not trap the
+    /// traversal, and overflowing distances do not stop it.
+    #[test]
+    fn traversal_alone_returns_k() {
+        let (n, dim) = (2000, 8);
+        for frac in [0.0, 0.05, 0.5, 1.0] {
+            let v = spiral_with_copies(n, dim, frac);
+            for metric in [Metric::L2, Metric::Cosine] {
+                let h = Hnsw::build(
+                    &v,
+                    dim,
+                    metric,
+                    &HnswParams {
+                        m: 8,
+                        ef_construction: 64,
+                    },
+                    &AtomicUsize::new(0),
+                    &AtomicBool::new(false),
+                )
+                .expect("build");
+                let far = vec![3e38f32; dim];
+                for q in [&v[..dim], &v[dim * 1500..dim * 1501], &far[..]] {
+                    let q = h.prepare(q);
+                    for k in [10, 50, 100, 1000] {
+                        let res = h.traverse(&q, k.max(32), None);
+                        let out = h.expand(&res, k, None);
+                        assert_eq!(out.len(), k, "{frac} {metric:?} k={k}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn send_sync() {
         fn check<T: Send + Sync>() {}

@@ -220,7 +220,13 @@ fn read_dups(body: &[u8], o: usize, n: usize) -> Result<Dups, IndexError> {
 
 /// Copies must be bit-identical to their representative, on level 0 without links, and
 /// not the entry point (links *to* them are rejected by [`validate_links`]).
-fn check_copies(g: &Graph, rows: &Rows, d: &Dups, dim: usize, entry: usize) -> Result<(), IndexError> {
+fn check_copies(
+    g: &Graph,
+    rows: &Rows,
+    d: &Dups,
+    dim: usize,
+    entry: usize,
+) -> Result<(), IndexError> {
     for (rep, copies) in d.groups() {
         for &c in copies {
             let unlinked = g.levels[c as usize] == 0 && g.neighbors(c, 0).next().is_none();
@@ -243,8 +249,7 @@ fn validate_links(g: &Graph, dups: &Dups) -> Result<(), IndexError> {
             if slot[0].load(Relaxed) as usize > slot.len() - 1 {
                 return Err(IndexError::Corrupt(format!("node {node}: too many links")));
             }
-            if g
-                .neighbors(node, level)
+            if g.neighbors(node, level)
                 .any(|id| id >= n || copy.get(id as usize))
             {
                 return Err(IndexError::Corrupt(format!(
