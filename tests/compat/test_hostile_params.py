@@ -139,7 +139,8 @@ def test_non_finite_query_vectors_are_refused(client, hnsw, bad):
 @pytest.mark.parametrize("index_type", ["FLAT", "HNSW"])
 def test_overflowing_distances_still_return_limit_hits(client, unique_name, index_type):
     name = unique_name()
-    make_loaded_collection(client, name, dim=DIM, index_type=index_type, metric="L2")
+    params = {"M": 16, "efConstruction": 64} if index_type == "HNSW" else {}
+    make_loaded_collection(client, name, dim=DIM, index_type=index_type, metric="L2", **params)
     _fill(client, name)
     client.flush(name)
     if index_type == "HNSW":
