@@ -491,7 +491,10 @@ fn main() -> Res<()> {
     let h = built.ok_or("no build")?;
     let rss = rss_bytes().saturating_sub(rss0);
     let bpv = h.memory_bytes() as f64 / n as f64;
-    println!("quiver duplicate rows kept out of the graph: {}", h.duplicate_rows());
+    println!(
+        "quiver duplicate rows kept out of the graph: {}",
+        h.duplicate_rows()
+    );
     println!(
         "quiver memory: {:.1} MB index ({bpv:.0} bytes/vector), RSS growth {:.1} MB",
         h.memory_bytes() as f64 / 1e6,

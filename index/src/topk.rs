@@ -91,6 +91,22 @@ mod tests {
     }
 
     #[test]
+    fn nan_ranks_last_and_is_kept() {
+        let mut t = TopK::new(4);
+        for (i, d) in [f32::NAN, 1.0, -f32::NAN, f32::INFINITY, 2.0]
+            .iter()
+            .enumerate()
+        {
+            t.push(i as u32, *d);
+        }
+        let r = t.into_sorted();
+        let ids: Vec<u32> = r.iter().map(|n| n.id).collect();
+        assert_eq!(ids[..2], [1, 4]);
+        assert_eq!(r.len(), 4);
+        assert!(r.iter().all(|n| !n.dist.is_nan()));
+    }
+
+    #[test]
     fn zero_k() {
         let mut t = TopK::new(0);
         t.push(1, 1.0);

@@ -353,3 +353,24 @@ fn covers(d_cr: f32, d_bc: f32, d_br: f32) -> bool {
 pub(crate) fn kernel_table() -> &'static KernelTable {
     kernels::table()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn ties_prune_only_between_indistinguishable_rows() {
+        assert!(
+            covers(0.5, 1.0, 0.2),
+            "closer to the kept neighbour than to the base"
+        );
+        assert!(!covers(1.5, 1.0, 0.2));
+        assert!(covers(0.0, 0.0, 0.0), "three identical rows");
+        assert!(covers(0.3, 0.3, 0.3), "rows with the same int8 code");
+        assert!(
+            !covers(1.0, 1.0, 0.0),
+            "a tie through a copy of the base keeps c"
+        );
+        assert!(!covers(f32::INFINITY, f32::INFINITY, f32::INFINITY));
+    }
+}
