@@ -9,7 +9,11 @@
 # object: {"threads", "n", "dim", "engines": {"quiver", "hnswlib", "faiss"}}.
 # Environment: PYTHON (default .venv/bin/python if present, else python3),
 # BUILD_THREADS (e.g. "1,2": also time quiver builds at those thread counts),
-# PEERS (default "hnswlib,faiss"; empty to skip).
+# PEERS (default "hnswlib,faiss"; empty to skip),
+# DUP_FRACTIONS (e.g. "0,0.05,0.2,0.5"): run everything once per fraction on a copy of
+# DATA_DIR (in a temporary dir) where that fraction of the base rows are bit-identical
+# copies of other rows (scripts/bench_ann_dups.py; recall then scored by distance), and
+# finish with a markdown table of recall and QPS per fraction and engine.
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 DATA_DIR THREADS [bench_ann args]" >&2
@@ -28,15 +32,27 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GB"
-echo "== quiver (cargo run --release -p quiver-index --example bench_ann)"
 EXTRA=()
 if [ -n "${BUILD_THREADS:-}" ]; then EXTRA+=(--build-threads "$BUILD_THREADS"); fi
-(cd "$ROOT" && cargo run --quiet --release -p quiver-index --example bench_ann -- \
-    "$DATA" --threads "$THREADS" "${EXTRA[@]}" "$@") | tee "$TMP/quiver.log"
-
 PEER_ARGS=()
 for a in "$@"; do PEER_ARGS+=("$a"); done
-if [ -n "$PEERS" ]; then
+
+# run_one DIR TAG: quiver, then the peers, then the merged report (to $TMP/TAG.report).
+run_one() {
+    local dir=$1 tag=$2
+    echo "== quiver (cargo run --release -p quiver-index --example bench_ann) on $dir"
+    (cd "$ROOT" && cargo run --quiet --release -p quiver-index --example bench_ann -- \
+        "$dir" --threads "$THREADS" "${EXTRA[@]+"${EXTRA[@]}"}" "${PEER_ARGS[@]+"${PEER_ARGS[@]}"}") \
+        | tee "$TMP/$tag.quiver.log"
+    run_peers "$dir" "$tag" | tee "$TMP/$tag.report"
+}
+
+run_peers() {
+    local dir=$1 tag=$2
+    if [ -z "$PEERS" ]; then
+        "$PY" "$ROOT/scripts/bench_ann_report.py" "$TMP/$tag.quiver.log"
+        return
+    fi
     echo "== peers ($PEERS) via $PY"
     # Only the options both harnesses understand are forwarded.
     FWD=()
@@ -47,9 +63,22 @@ if [ -n "$PEERS" ]; then
             *) shift ;;
         esac
     done
-    "$PY" "$ROOT/scripts/bench_ann_peers.py" "$DATA" "$THREADS" --engines "$PEERS" \
-        "${FWD[@]+"${FWD[@]}"}" | tee "$TMP/peers.log"
-    "$PY" "$ROOT/scripts/bench_ann_report.py" "$TMP/quiver.log" "$TMP/peers.log"
-else
-    "$PY" "$ROOT/scripts/bench_ann_report.py" "$TMP/quiver.log"
+    "$PY" "$ROOT/scripts/bench_ann_peers.py" "$dir" "$THREADS" --engines "$PEERS" \
+        "${FWD[@]+"${FWD[@]}"}" | tee "$TMP/$tag.peers.log"
+    "$PY" "$ROOT/scripts/bench_ann_report.py" "$TMP/$tag.quiver.log" "$TMP/$tag.peers.log"
+}
+
+if [ -z "${DUP_FRACTIONS:-}" ]; then
+    run_one "$DATA" base
+    exit 0
 fi
+ROWS=()
+for f in ${DUP_FRACTIONS//,/ }; do
+    echo "== duplicate fraction $f"
+    "$PY" "$ROOT/scripts/bench_ann_dups.py" make "$DATA" "$f" "$TMP/dup-$f"
+    run_one "$TMP/dup-$f" "dup-$f"
+    rm -rf "$TMP/dup-$f"
+    ROWS+=("$f:$TMP/dup-$f.report")
+done
+echo "== recall@10 and QPS ($THREADS query threads) per duplicate fraction"
+"$PY" "$ROOT/scripts/bench_ann_dups.py" table "${ROWS[@]}"

@@ -42,7 +42,7 @@ impl<'a> RawScorer<'a> {
     #[inline]
     pub fn dist(&self, row: &[f32]) -> f32 {
         let q = &self.query[..];
-        match self.metric {
+        let d = match self.metric {
             Metric::L2 => (self.k.l2_sq)(q, row),
             Metric::Ip => -(self.k.dot)(q, row),
             Metric::Cosine => {
@@ -53,7 +53,8 @@ impl<'a> RawScorer<'a> {
                     1.0
                 }
             }
-        }
+        };
+        crate::metric::ordered(d)
     }
 }
 

@@ -68,6 +68,18 @@ impl Metric {
     }
 }
 
+/// Maps a NaN distance (from `inf - inf` when a finite query overflows) to `+inf`, the
+/// worst distance, so every comparison between distances is total and a NaN can never
+/// make a candidate look better than the rest, or fail every `<` and be dropped.
+#[inline]
+pub(crate) fn ordered(d: f32) -> f32 {
+    if d.is_nan() {
+        f32::INFINITY
+    } else {
+        d
+    }
+}
+
 /// One search result: an internal id and its distance (smaller is better, for every metric).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Neighbor {

@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use crate::kernels::KernelTable;
+use crate::metric::ordered;
 use crate::Metric;
 
 /// One cache line of codes.
@@ -131,10 +132,12 @@ impl Codes {
     pub fn dist(&self, kt: &KernelTable, metric: Metric, q: &QueryCode, id: u32) -> f32 {
         let i = id as usize;
         let dot = q.scale * self.scale[i] * (kt.dot_i8)(q.code, self.code(id)) as f32;
+        // `ordered` before `max`: `f32::max(NaN, 0.0)` is 0.0, which would make an
+        // overflowing (NaN) distance the best instead of the worst.
         match metric {
-            Metric::L2 => (q.norm_sq + self.norm_sq[i] - 2.0 * dot).max(0.0),
-            Metric::Ip => -dot,
-            Metric::Cosine => 1.0 - dot,
+            Metric::L2 => ordered(q.norm_sq + self.norm_sq[i] - 2.0 * dot).max(0.0),
+            Metric::Ip => ordered(-dot),
+            Metric::Cosine => ordered(1.0 - dot),
         }
     }
 

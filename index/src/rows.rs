@@ -96,17 +96,44 @@ impl Rows {
         }
     }
 
+    /// A 64-bit hash of the raw bits of row `id` (groups bit-identical rows).
+    pub fn row_hash(&self, id: u32, dim: usize) -> u64 {
+        let i = id as usize * dim;
+        let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(0x517C_C1B7_2722_0A95);
+        match self {
+            Rows::F32(v) => v[i..i + dim]
+                .iter()
+                .fold(dim as u64, |h, x| mix(h, x.to_bits() as u64)),
+            Rows::F16(v) => v[i..i + dim]
+                .iter()
+                .fold(dim as u64, |h, &x| mix(h, x as u64)),
+        }
+    }
+
+    /// True when rows `a` and `b` are bit-identical (so every distance to them is equal).
+    pub fn same_bits(&self, a: u32, b: u32, dim: usize) -> bool {
+        let (a, b) = (a as usize * dim, b as usize * dim);
+        match self {
+            Rows::F32(v) => v[a..a + dim]
+                .iter()
+                .zip(&v[b..b + dim])
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            Rows::F16(v) => v[a..a + dim] == v[b..b + dim],
+        }
+    }
+
     /// Exact internal distance between a prepared `f32` query and row `id`.
     #[inline]
     pub fn dist(&self, kt: &KernelTable, metric: Metric, dim: usize, q: &[f32], id: u32) -> f32 {
         let i = id as usize * dim;
-        match (self, metric) {
+        let d = match (self, metric) {
             (Rows::F32(v), Metric::L2) => (kt.l2_sq)(q, &v[i..i + dim]),
             (Rows::F32(v), Metric::Ip) => -(kt.dot)(q, &v[i..i + dim]),
             (Rows::F32(v), Metric::Cosine) => 1.0 - (kt.dot)(q, &v[i..i + dim]),
             (Rows::F16(v), Metric::L2) => (kt.l2_f16)(q, &v[i..i + dim]),
             (Rows::F16(v), Metric::Ip) => -(kt.dot_f16)(q, &v[i..i + dim]),
             (Rows::F16(v), Metric::Cosine) => 1.0 - (kt.dot_f16)(q, &v[i..i + dim]),
-        }
+        };
+        crate::metric::ordered(d)
     }
 }

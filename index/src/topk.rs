@@ -50,7 +50,10 @@ impl TopK {
         if self.k == 0 {
             return;
         }
-        let c = Cand { dist, id };
+        let c = Cand {
+            dist: crate::metric::ordered(dist),
+            id,
+        };
         if self.heap.len() < self.k {
             self.heap.push(c);
         } else if let Some(mut top) = self.heap.peek_mut() {
@@ -85,6 +88,22 @@ mod tests {
         }
         let ids: Vec<u32> = t.into_sorted().iter().map(|n| n.id).collect();
         assert_eq!(ids, vec![5, 1, 3]);
+    }
+
+    #[test]
+    fn nan_ranks_last_and_is_kept() {
+        let mut t = TopK::new(4);
+        for (i, d) in [f32::NAN, 1.0, -f32::NAN, f32::INFINITY, 2.0]
+            .iter()
+            .enumerate()
+        {
+            t.push(i as u32, *d);
+        }
+        let r = t.into_sorted();
+        let ids: Vec<u32> = r.iter().map(|n| n.id).collect();
+        assert_eq!(ids[..2], [1, 4]);
+        assert_eq!(r.len(), 4);
+        assert!(r.iter().all(|n| !n.dist.is_nan()));
     }
 
     #[test]

@@ -10,6 +10,7 @@ can read back (lone surrogate, 1e999, 10,000-deep nesting), in a JSON field and 
 """
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -133,14 +134,20 @@ def test_non_finite_query_vectors_are_refused(client, hnsw, bad):
     assert e.code in INVALID_PARAM and "not a finite number" in e.message, e.message
 
 
-# FLAT only for now: on a built HNSW graph the overflowing (infinite) distances still cut the
-# result short (index-crate ordering fix pending; issue 7, defect 6).
-@pytest.mark.parametrize("index_type", ["FLAT"])
+# On HNSW the graph must be built before the search (else the segment is scanned exactly):
+# infinite distances used to stop its traversal after 1-3 hits (issue 7, defect 6).
+@pytest.mark.parametrize("index_type", ["FLAT", "HNSW"])
 def test_overflowing_distances_still_return_limit_hits(client, unique_name, index_type):
     name = unique_name()
-    make_loaded_collection(client, name, dim=DIM, index_type=index_type, metric="L2")
+    params = {"M": 16, "efConstruction": 64} if index_type == "HNSW" else {}
+    make_loaded_collection(client, name, dim=DIM, index_type=index_type, metric="L2", **params)
     _fill(client, name)
     client.flush(name)
+    if index_type == "HNSW":
+        deadline = time.monotonic() + 60
+        while client.describe_index(name, "vec")["indexed_rows"] != N:
+            assert time.monotonic() < deadline, client.describe_index(name, "vec")
+            time.sleep(0.2)
     for scale in (3e38, 1e20):
         res = client.search(name, [[scale] * DIM], limit=50)
         assert len(res[0]) == 50, (scale, len(res[0]))

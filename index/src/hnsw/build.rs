@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
+use super::dups::Dups;
 use super::graph::{
     kernel_table, select_heuristic, with_visited, Core, Graph, TravQuery, CODES_MIN_DIM,
 };
@@ -18,7 +19,7 @@ use super::{FilterPlan, Hnsw, HnswParams};
 use crate::quant::Codes;
 use crate::rows::{Rows, VectorStorage};
 use crate::topk::Cand;
-use crate::{kernels, IndexError, Metric};
+use crate::{kernels, Bitset, IndexError, Metric};
 
 const MAX_LEVEL: u8 = 16;
 
@@ -111,11 +112,18 @@ pub(crate) fn build(
     if metric == Metric::Cosine {
         data.par_chunks_mut(dim).for_each(kernels::normalize);
     }
-    let levels = draw_levels(n, params.m);
-    let first_level = levels.first().copied().unwrap_or(0) as usize;
-    let graph = Graph::new(levels, params.m, params.m * 2);
     let kt = kernel_table();
     let rows = Rows::new(data, storage);
+    // Copies of a bit-identical row stay out of the graph (see `dups`): level 0, no links,
+    // never inserted. Id 0 is always a representative (the smallest id of its group).
+    let dups = Dups::find(&rows, n, dim);
+    let mut levels = draw_levels(n, params.m);
+    let copy = Bitset::from_ids(n, dups.all_copies().iter().copied());
+    for &c in dups.all_copies() {
+        levels[c as usize] = 0;
+    }
+    let first_level = levels.first().copied().unwrap_or(0) as usize;
+    let graph = Graph::new(levels, params.m, params.m * 2);
     // Codes come from the stored precision so a reload (which re-derives them) is identical.
     let codes = Codes::encode_all(&rows.to_f32(), dim, kt);
     let core = Core {
@@ -124,6 +132,7 @@ pub(crate) fn build(
         codes,
         rows,
         graph,
+        dups,
         kt,
     };
     let b = Builder {
@@ -144,7 +153,9 @@ pub(crate) fn build(
         if cancel.load(Relaxed) {
             return Err(IndexError::Cancelled);
         }
-        b.insert(i);
+        if !copy.get(i as usize) {
+            b.insert(i);
+        }
         progress.fetch_add(1, Relaxed);
         Ok(())
     })?;

@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
+use super::dups::Dups;
 use crate::kernels::{self, KernelTable};
 use crate::quant::{Codes, QueryCode};
 use crate::rows::Rows;
@@ -110,6 +111,8 @@ pub(crate) struct Core {
     pub rows: Rows,
     pub codes: Codes,
     pub graph: Graph,
+    /// Groups of bit-identical rows: only representatives are linked into the graph.
+    pub dups: Dups,
     pub kt: &'static KernelTable,
 }
 
@@ -174,8 +177,12 @@ impl Core {
     }
 
     /// Beam search on one layer (HNSW paper, algorithm 2). Non-allowed nodes are still
-    /// traversed (so a filter never disconnects the graph) but never returned.
+    /// traversed (so a filter never disconnects the graph) but never returned; a
+    /// representative counts as allowed when any member of its duplicate group is.
     /// Returns up to `ef` candidates sorted best-first by approximate distance.
+    ///
+    /// Until `ef` results are held every candidate is taken, whatever its distance: a
+    /// query whose distances all overflow to `+inf` still collects `ef` of them.
     pub fn search_layer(
         &self,
         q: &TravQuery,
@@ -185,7 +192,8 @@ impl Core {
         visited: &mut Visited,
         allow: Option<&Bitset>,
     ) -> Vec<Cand> {
-        let allowed = |id: u32| allow.is_none_or(|b| b.get(id as usize));
+        let allowed =
+            |id: u32| allow.is_none_or(|b| b.get(id as usize) || self.dups.any_copy_allowed(id, b));
         let mut cands: BinaryHeap<Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
         let mut res: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
         visited.insert(entry.id);
@@ -193,14 +201,13 @@ impl Core {
         if allowed(entry.id) {
             res.push(entry);
         }
-        let mut worst = if res.len() >= ef {
-            entry.dist
-        } else {
-            f32::INFINITY
-        };
+        // `full` rather than an infinite sentinel: `inf < inf` is false, so a sentinel
+        // would turn every overflowing distance away.
+        let mut full = res.len() >= ef;
+        let mut worst = entry.dist;
         let mut batch: Vec<u32> = Vec::with_capacity(self.graph.m0);
         while let Some(Reverse(c)) = cands.pop() {
-            if c.dist > worst {
+            if full && c.dist > worst {
                 break;
             }
             batch.clear();
@@ -217,7 +224,7 @@ impl Core {
                     self.prefetch(next);
                 }
                 let d = self.adist(q, nb);
-                if d < worst {
+                if !full || d < worst {
                     let cand = Cand { dist: d, id: nb };
                     cands.push(Reverse(cand));
                     if allowed(nb) {
@@ -226,7 +233,8 @@ impl Core {
                             res.pop();
                         }
                         if res.len() >= ef {
-                            worst = res.peek().map_or(f32::INFINITY, |w| w.dist);
+                            full = true;
+                            worst = res.peek().map_or(worst, |w| w.dist);
                         }
                     }
                 }
@@ -298,6 +306,14 @@ pub(crate) fn with_visited<R>(n: usize, f: impl FnOnce(&mut Visited) -> R) -> R 
 /// Keeps candidates that are closer to the base than to any already kept candidate
 /// (HNSW paper, algorithm 4, without extension or pruned-connection refill).
 /// `cands` must be sorted best-first.
+///
+/// Ties: a kept `r` also prunes `c` when all three distances are equal (`d(c, r) =
+/// d(base, c) = d(base, r)`, finite). That is the case of rows the distance cannot tell
+/// apart — near-duplicates whose int8 codes (or f16 rows) are identical, or cosine
+/// near-duplicates whose `1 - dot` rounds to the same value: without it they keep each
+/// other and fill every list with a clique traversal cannot leave. A tie through a
+/// kept near-duplicate of the base (`d(base, r)` smaller) does not prune, so a node
+/// among near-duplicates keeps its links to the rest of the graph.
 pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize, exact: bool) -> Vec<Cand> {
     if cands.len() <= m {
         return cands.to_vec();
@@ -309,13 +325,15 @@ pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize, exact: boo
         }
         let keep = if exact {
             let v = core.row(c.id);
-            out.iter().all(|r| core.dist(&v, r.id) >= c.dist)
+            out.iter()
+                .all(|r| !covers(core.dist(&v, r.id), c.dist, r.dist))
         } else {
             let q = TravQuery {
                 code: core.codes.query(c.id),
                 exact: None,
             };
-            out.iter().all(|r| core.adist(&q, r.id) >= c.dist)
+            out.iter()
+                .all(|r| !covers(core.adist(&q, r.id), c.dist, r.dist))
         };
         if keep {
             out.push(*c);
@@ -324,7 +342,35 @@ pub(crate) fn select_heuristic(core: &Core, cands: &[Cand], m: usize, exact: boo
     out
 }
 
+/// True when a kept neighbour `r` makes candidate `c` redundant: `c` is closer to `r`
+/// (`d_cr`) than to the base (`d_bc`), or the three are tied (see [`select_heuristic`]).
+#[inline]
+fn covers(d_cr: f32, d_bc: f32, d_br: f32) -> bool {
+    d_cr < d_bc || (d_cr == d_bc && d_br == d_bc && d_bc.is_finite())
+}
+
 /// `kernels::table()` re-exported for the constructors.
 pub(crate) fn kernel_table() -> &'static KernelTable {
     kernels::table()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn ties_prune_only_between_indistinguishable_rows() {
+        assert!(
+            covers(0.5, 1.0, 0.2),
+            "closer to the kept neighbour than to the base"
+        );
+        assert!(!covers(1.5, 1.0, 0.2));
+        assert!(covers(0.0, 0.0, 0.0), "three identical rows");
+        assert!(covers(0.3, 0.3, 0.3), "rows with the same int8 code");
+        assert!(
+            !covers(1.0, 1.0, 0.0),
+            "a tie through a copy of the base keeps c"
+        );
+        assert!(!covers(f32::INFINITY, f32::INFINITY, f32::INFINITY));
+    }
 }

@@ -5,8 +5,12 @@
 //! is small, an exact scan of the allowed rows is cheaper and exact, so it is used
 //! instead of graph traversal; otherwise the traversal walks through non-allowed
 //! nodes and only collects allowed ones.
+//!
+//! Bit-identical vectors enter the graph once (see `dups`); a search hands out the
+//! other members of a group with the same distance, each checked against the filter.
 
 mod build;
+mod dups;
 mod graph;
 mod serialize;
 
@@ -149,6 +153,22 @@ impl Hnsw {
             + self.core.codes.memory_bytes()
             + (g.links0.len() + g.upper.len() + g.upper_off.len()) * 4
             + g.levels.len()
+            + self.core.dups.memory_bytes()
+    }
+
+    /// Ids whose stored vector is bit-identical to `id`'s and that search answers
+    /// through `id` (the smallest id of the group); empty for every other id.
+    pub fn copies_of(&self, id: u32) -> &[u32] {
+        if (id as usize) < self.len() {
+            self.core.dups.copies(id)
+        } else {
+            &[]
+        }
+    }
+
+    /// Number of rows kept out of the graph as copies of a bit-identical row.
+    pub fn duplicate_rows(&self) -> usize {
+        self.core.dups.all_copies().len()
     }
 
     /// Chooses how filtered searches are planned (default [`FilterPlan::Auto`]).
@@ -174,8 +194,9 @@ impl Hnsw {
         a <= graph_cost
     }
 
-    /// Top-`k` neighbours, best first, with search list size `max(ef, k)`. With `allow`,
-    /// every result has its bit set, and at least `min(k, allowed)` results come back.
+    /// Top-`k` neighbours, best first, with search list size `max(ef, k)`. Exactly
+    /// `min(k, rows)` results come back (`min(k, allowed)` with `allow`, every result
+    /// having its bit set), also when distances overflow to infinity.
     /// Returns nothing when `query.len() != dim()` (see [`Hnsw::try_search`]).
     pub fn search(
         &self,
@@ -199,18 +220,30 @@ impl Hnsw {
             }
         }
         let res = self.traverse(&q, ef.max(k), allow);
-        if let Some(c) = allowed {
-            if res.len() < k.min(c) {
-                return self.exact(&q, k, allow);
+        let out = self.expand(&res, k, allow);
+        // A traversal that reached fewer rows than asked for (a graph cut by a filter,
+        // in theory a disconnected one) is completed by the exact scan.
+        if out.len() < k.min(allowed.unwrap_or(n)) {
+            return self.exact(&q, k, allow);
+        }
+        out
+    }
+
+    /// The first `k` allowed ids of the re-ranked representatives `res`, each followed
+    /// by its allowed copies (same distance, so the order stays best-first).
+    fn expand(&self, res: &[Cand], k: usize, allow: Option<&Bitset>) -> Vec<Neighbor> {
+        let allowed = |id: u32| allow.is_none_or(|b| b.get(id as usize));
+        let mut out = Vec::with_capacity(k.min(res.len() * 2));
+        for c in res {
+            let group = std::iter::once(c.id).chain(self.core.dups.copies(c.id).iter().copied());
+            for id in group.filter(|&id| allowed(id)).take(k - out.len()) {
+                out.push(Neighbor { id, dist: c.dist });
+            }
+            if out.len() >= k {
+                break;
             }
         }
-        res.into_iter()
-            .take(k)
-            .map(|c| Neighbor {
-                id: c.id,
-                dist: c.dist,
-            })
-            .collect()
+        out
     }
 
     /// Like [`Hnsw::search`], but reports a wrong query dimension.
@@ -295,6 +328,52 @@ mod tests {
             v.extend([x.sin(), x.cos(), (x * 0.37).sin(), 1.0 + (x * 0.11).cos()]);
         }
         (v, 4)
+    }
+
+    /// `n` rows of `dim` on a spiral, then the first `frac` of rows after row 0
+    /// overwritten by row 0.
+    fn spiral_with_copies(n: usize, dim: usize, frac: f64) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..n * dim)
+            .map(|i| ((i / dim) as f32 * 0.37 + (i % dim) as f32).sin())
+            .collect();
+        let row0 = v[..dim].to_vec();
+        for r in 1..=((n as f64 * frac) as usize).min(n - 1) {
+            v[r * dim..(r + 1) * dim].copy_from_slice(&row0);
+        }
+        v
+    }
+
+    /// The graph itself (no exact fallback) returns `k` hits: duplicates do not trap the
+    /// traversal, and overflowing distances do not stop it.
+    #[test]
+    fn traversal_alone_returns_k() {
+        let (n, dim) = (2000, 8);
+        for frac in [0.0, 0.05, 0.5, 1.0] {
+            let v = spiral_with_copies(n, dim, frac);
+            for metric in [Metric::L2, Metric::Cosine] {
+                let h = Hnsw::build(
+                    &v,
+                    dim,
+                    metric,
+                    &HnswParams {
+                        m: 8,
+                        ef_construction: 64,
+                    },
+                    &AtomicUsize::new(0),
+                    &AtomicBool::new(false),
+                )
+                .expect("build");
+                let far = vec![3e38f32; dim];
+                for q in [&v[..dim], &v[dim * 1500..dim * 1501], &far[..]] {
+                    let q = h.prepare(q);
+                    for k in [10, 50, 100, 1000] {
+                        let res = h.traverse(&q, k.max(32), None);
+                        let out = h.expand(&res, k, None);
+                        assert_eq!(out.len(), k, "{frac} {metric:?} k={k}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

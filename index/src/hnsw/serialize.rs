@@ -3,19 +3,25 @@
 //! Layout (little-endian): magic `QVHNSW\0\0`, version `u32`, metric `u32`, storage
 //! `u32` (0 = f32, 1 = f16), then `u64` fields dim, n, m, m0, ef_construction, entry,
 //! max_level, upper block count; then levels (`n` bytes), links0 (`n * (m0 + 1)` u32),
-//! upper links (`blocks * (m + 1)` u32), vectors (`n * dim` f32 or f16), and a CRC-32
-//! of everything before. The int8 traversal codes are recomputed on load (deterministic).
+//! upper links (`blocks * (m + 1)` u32), vectors (`n * dim` f32 or f16), then (from
+//! version 3) the duplicate groups: `u64` group count `g`, `u64` copy count `c`, `g` u32
+//! representatives, `g` u32 group sizes, `c` u32 copies; and a CRC-32 of everything
+//! before. The int8 traversal codes are recomputed on load (deterministic). Version 2
+//! (no duplicate section) still loads, as an index without groups.
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
+use super::dups::Dups;
 use super::graph::{kernel_table, Core, Graph};
 use super::{FilterPlan, Hnsw, HnswParams};
 use crate::quant::Codes;
 use crate::rows::{Rows, VectorStorage};
-use crate::{IndexError, Metric};
+use crate::{Bitset, IndexError, Metric};
 
 const MAGIC: &[u8; 8] = b"QVHNSW\0\0";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// Oldest version [`Hnsw::from_bytes`] still reads.
+const OLDEST: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 4 + 8 * 8;
 
 impl Hnsw {
@@ -53,6 +59,18 @@ impl Hnsw {
                 .iter()
                 .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
+        let dups = &self.core.dups;
+        let groups: Vec<(u32, &[u32])> = dups.groups().collect();
+        out.extend_from_slice(&(groups.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(dups.all_copies().len() as u64).to_le_bytes());
+        for w in groups
+            .iter()
+            .map(|g| g.0)
+            .chain(groups.iter().map(|g| g.1.len() as u32))
+            .chain(groups.iter().flat_map(|g| g.1.iter().copied()))
+        {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -72,7 +90,7 @@ impl Hnsw {
         let u32_at =
             |o: usize| u32::from_le_bytes([body[o], body[o + 1], body[o + 2], body[o + 3]]);
         let version = u32_at(8);
-        if version != VERSION {
+        if !(OLDEST..=VERSION).contains(&version) {
             return Err(IndexError::Corrupt(format!(
                 "unsupported version {version}"
             )));
@@ -105,7 +123,7 @@ impl Hnsw {
             .iter()
             .try_fold(HEADER, |a, b| a.checked_add(*b))
             .ok_or_else(|| corrupt("size overflow"))?;
-        if body.len() != expect {
+        if body.len() < expect || (version == OLDEST && body.len() != expect) {
             return Err(corrupt("length does not match header"));
         }
         let mut o = HEADER;
@@ -140,7 +158,14 @@ impl Hnsw {
                     .collect(),
             ),
         };
-        validate_links(&graph)?;
+        o += floats * width;
+        let dups = if version == OLDEST {
+            Dups::default()
+        } else {
+            read_dups(body, o, n)?
+        };
+        check_copies(&graph, &rows, &dups, dim, entry)?;
+        validate_links(&graph, &dups)?;
         let kt = kernel_table();
         Ok(Hnsw {
             core: Core {
@@ -149,6 +174,7 @@ impl Hnsw {
                 codes: Codes::encode_all(&rows.to_f32(), dim, kt),
                 rows,
                 graph,
+                dups,
                 kt,
             },
             entry: entry as u32,
@@ -162,15 +188,70 @@ impl Hnsw {
     }
 }
 
-fn validate_links(g: &Graph) -> Result<(), IndexError> {
+/// Reads the duplicate section at `o`, which must end exactly at the end of `body`.
+fn read_dups(body: &[u8], o: usize, n: usize) -> Result<Dups, IndexError> {
+    let corrupt = |m: &str| IndexError::Corrupt(m.to_string());
+    let u64_at = |o: usize| -> Result<usize, IndexError> {
+        let b = body
+            .get(o..o + 8)
+            .ok_or_else(|| corrupt("truncated duplicate section"))?;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        usize::try_from(u64::from_le_bytes(w)).map_err(|_| corrupt("field overflow"))
+    };
+    let (groups, copies) = (u64_at(o)?, u64_at(o + 8)?);
+    let words = groups
+        .checked_mul(2)
+        .and_then(|g| g.checked_add(copies))
+        .filter(|&w| w <= n.saturating_mul(3))
+        .ok_or_else(|| corrupt("bad duplicate counts"))?;
+    let start = o + 16;
+    if body.len() != start + words * 4 {
+        return Err(corrupt("length does not match header"));
+    }
+    let w: Vec<u32> = body[start..]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let (reps, rest) = w.split_at(groups);
+    let (counts, ids) = rest.split_at(groups);
+    Dups::from_groups(n, reps, counts, ids).map_err(IndexError::Corrupt)
+}
+
+/// Copies must be bit-identical to their representative, on level 0 without links, and
+/// not the entry point (links *to* them are rejected by [`validate_links`]).
+fn check_copies(
+    g: &Graph,
+    rows: &Rows,
+    d: &Dups,
+    dim: usize,
+    entry: usize,
+) -> Result<(), IndexError> {
+    for (rep, copies) in d.groups() {
+        for &c in copies {
+            let unlinked = g.levels[c as usize] == 0 && g.neighbors(c, 0).next().is_none();
+            if !unlinked || c as usize == entry || !rows.same_bits(rep, c, dim) {
+                return Err(IndexError::Corrupt(format!(
+                    "node {c}: not a copy of {rep}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_links(g: &Graph, dups: &Dups) -> Result<(), IndexError> {
     let n = g.len() as u32;
+    let copy = Bitset::from_ids(n as usize, dups.all_copies().iter().copied());
     for node in 0..n {
         for level in 0..=g.levels[node as usize] as usize {
             let slot = g.slot(node, level);
             if slot[0].load(Relaxed) as usize > slot.len() - 1 {
                 return Err(IndexError::Corrupt(format!("node {node}: too many links")));
             }
-            if g.neighbors(node, level).any(|id| id >= n) {
+            if g.neighbors(node, level)
+                .any(|id| id >= n || copy.get(id as usize))
+            {
                 return Err(IndexError::Corrupt(format!(
                     "node {node}: link out of range"
                 )));
