@@ -320,3 +320,6 @@ impl DataNode {
         &self.store
     }
 }
+
+#[cfg(test)]
+mod tests;
