@@ -173,7 +173,9 @@ impl DataNode {
         if removed.is_some() {
             self.meta.delete(&manifest::manifest_key(id))?;
             // Its unflushed records no longer hold the log.
-            self.truncate_wal()?;
+            if let Err(e) = self.truncate_wal() {
+                tracing::warn!(collection = id, error = %e, "wal truncation failed");
+            }
             let store = self.store.clone();
             tokio::spawn(async move {
                 if let Ok(keys) = store.list(&manifest::collection_prefix(id)).await {

@@ -30,12 +30,19 @@ pub(super) fn tick(seal_idle: Duration) -> Duration {
 
 impl DataNode {
     /// Removes WAL files no live collection needs any more.
+    ///
+    /// Each collection is read under its write-order lock: a record is
+    /// submitted to the log and applied to memory under that lock, so a record
+    /// at or below `last` is either applied (and counted in
+    /// `first_unsealed_lsn`) or about to be, and then this waits for it.
+    /// Without the lock a record logged but not yet applied could be deleted.
     pub(super) fn truncate_wal(&self) -> Result<()> {
-        let needed = self
-            .collections
-            .read()
-            .values()
+        let last = self.wal.last_lsn();
+        let live: Vec<_> = self.collections.read().values().cloned().collect();
+        let needed = live
+            .iter()
             .filter_map(|d| {
+                let _order = d.write_order.lock();
                 let st = d.state.read();
                 match (st.first_unsealed_lsn, st.sealing_from) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -43,7 +50,8 @@ impl DataNode {
                 }
             })
             .min()
-            .unwrap_or(self.wal.last_lsn() + 1);
+            .unwrap_or(last + 1)
+            .min(last + 1);
         self.wal.truncate_before(needed)?;
         Ok(())
     }
