@@ -250,7 +250,23 @@ async fn wal_of_dropped_and_idle_collections_is_removed() {
         .unwrap_or_else(|e| panic!("{e}"));
     // The small collection's write still pins the log until its idle seal.
     assert!(dir_bytes(&wal_dir) > 2_000_000);
-    assert!(eventually(|| dir_bytes(&wal_dir) < 64 * 1024).await);
+    let shrunk = eventually(|| dir_bytes(&wal_dir) < 64 * 1024).await;
+    let listing: Vec<_> = std::fs::read_dir(&wal_dir)
+        .map(|it| {
+            it.filter_map(|f| f.ok())
+                .map(|f| (f.file_name(), f.metadata().map(|m| m.len()).unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unsealed = node.collection(small.id).map(|d| {
+        let st = d.state.read();
+        (st.first_unsealed_lsn, st.sealing_from, st.checkpoint_lsn)
+    });
+    assert!(
+        shrunk,
+        "{listing:?} {unsealed:?} last={}",
+        node.wal.last_lsn()
+    );
     let st_checkpoint = node
         .collection(small.id)
         .map(|d| d.state.read().checkpoint_lsn)
