@@ -88,6 +88,15 @@ pub struct Limits {
     pub segment_max_bytes: usize,
     /// fsync the WAL before acknowledging writes.
     pub sync_wal: bool,
+    /// A growing segment with no writes for this many seconds is sealed, so
+    /// the WAL behind it can be dropped (Milvus `dataCoord.segment.maxIdleTime`).
+    pub seal_idle_secs: u64,
+    /// Most partitions one collection may have, `num_partitions` of a
+    /// partition-key collection included (Milvus `rootCoord.maxPartitionNum`).
+    pub max_partitions: usize,
+    /// An index build whose estimated memory exceeds this is refused and the
+    /// index marked Failed, instead of the build exhausting memory.
+    pub index_build_max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -96,6 +105,9 @@ impl Default for Limits {
             max_message_bytes: 256 << 20,
             segment_max_bytes: 1 << 30,
             sync_wal: true,
+            seal_idle_secs: 600,
+            max_partitions: 1024,
+            index_build_max_bytes: 64 << 30,
         }
     }
 }
@@ -140,6 +152,9 @@ mod tests {
             max_message_bytes = 10
             segment_max_bytes = 20
             sync_wal = false
+            seal_idle_secs = 5
+            max_partitions = 7
+            index_build_max_bytes = 1000
             [auth]
             enabled = true
             [filter]
@@ -151,6 +166,9 @@ mod tests {
         assert_eq!(c.port, 1234);
         assert_eq!(c.storage.uri, "s3://b/p");
         assert!(!c.limits.sync_wal);
+        assert_eq!(c.limits.seal_idle_secs, 5);
+        assert_eq!(c.limits.max_partitions, 7);
+        assert_eq!(c.limits.index_build_max_bytes, 1000);
         assert!(c.auth.enabled);
         assert_eq!(c.filter.to_filter().max_expr_bytes, 100);
         assert_eq!(c.filter.to_filter().max_depth, 7);

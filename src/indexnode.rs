@@ -4,16 +4,23 @@
 //! rayon pool, never on the tokio runtime that serves requests. One build runs
 //! at a time and uses every core; the rest queue. Each build reports progress
 //! (DescribeIndex's `indexed_rows`) and can be cancelled (DropIndex, drops).
+//!
+//! A build that fails does so for a reason that will not go away by itself
+//! (parameters the builder refuses, an estimate above the memory bound, a
+//! panic in the builder): it is reported as [`BuildError::Rejected`] so the
+//! data role marks the index Failed instead of retrying it forever — or at
+//! every start-up. A panic is caught here, never allowed to abort the process.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::Float32Type;
-use quiver_index::{Hnsw, HnswParams, Metric, VectorStorage};
+use quiver_index::{Hnsw, HnswParams, IndexError, Metric, VectorStorage};
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::error::{QuiverError, Result};
+use crate::error::QuiverError;
 
 /// Most neighbours per node the graph builder lays out (layer 0 keeps twice
 /// as many); an index asking for more is built with this many.
@@ -28,6 +35,31 @@ pub struct BuildTask {
     pub params: HnswParams,
     pub progress: Arc<AtomicUsize>,
     pub cancel: Arc<AtomicBool>,
+    /// Refuse the build if its estimated memory exceeds this many bytes.
+    pub max_bytes: usize,
+}
+
+/// Why a build produced no graph.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// Someone asked for it (DropIndex, ReleaseCollection, drops).
+    #[error("index build cancelled")]
+    Cancelled,
+    /// The server is stopping; the build will be scheduled again at start-up.
+    #[error("server is shutting down")]
+    ShuttingDown,
+    /// The same inputs would fail the same way: not worth retrying.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl From<IndexError> for BuildError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::Cancelled => BuildError::Cancelled,
+            other => BuildError::Rejected(other.to_string()),
+        }
+    }
 }
 
 /// The index role.
@@ -45,39 +77,63 @@ impl Default for IndexNode {
 
 impl IndexNode {
     /// Builds the graph for one segment, waiting for earlier builds to finish.
-    pub async fn build(&self, task: BuildTask) -> Result<Hnsw> {
+    pub async fn build(&self, task: BuildTask) -> Result<Hnsw, BuildError> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| QuiverError::ShuttingDown)?;
+            .map_err(|_| BuildError::ShuttingDown)?;
         let (tx, rx) = oneshot::channel();
         rayon::spawn(move || {
-            let _ = tx.send(build_now(&task));
+            // rayon aborts the process on a panic in a spawned job: a builder
+            // bug must fail this index, not every start-up that retries it.
+            let out = catch_unwind(AssertUnwindSafe(|| build_now(&task)))
+                .unwrap_or_else(|_| Err(BuildError::Rejected("index builder panicked".into())));
+            let _ = tx.send(out);
         });
-        rx.await
-            .map_err(|_| QuiverError::Internal("index build aborted".into()))?
+        rx.await.map_err(|_| BuildError::ShuttingDown)?
     }
 }
 
+/// Estimated peak bytes of a build: the half-precision copy, layer 0's 2M
+/// neighbour slots, upper layers (about one more M per node on average) and
+/// per-node bookkeeping. Saturating, so absurd inputs estimate as huge.
+pub fn estimated_build_bytes(rows: usize, dim: usize, m: usize) -> usize {
+    let per_node = dim
+        .saturating_mul(2)
+        .saturating_add(m.saturating_mul(3).saturating_mul(4))
+        .saturating_add(32);
+    rows.saturating_mul(per_node)
+}
+
 /// Builds on the current thread's rayon pool.
-fn build_now(task: &BuildTask) -> Result<Hnsw> {
+fn build_now(task: &BuildTask) -> Result<Hnsw, BuildError> {
     let list = task
         .vectors
         .as_fixed_size_list_opt()
-        .ok_or_else(|| QuiverError::Internal("vector column is not a fixed-size list".into()))?;
+        .ok_or_else(|| BuildError::Rejected("vector column is not a fixed-size list".into()))?;
     let values = list.values().as_primitive::<Float32Type>().values();
-    let start = list.offset() * task.dim;
-    let flat = &values[start..start + list.len() * task.dim];
+    let n = list.len();
+    let start = list.offset().saturating_mul(task.dim);
+    let flat = values
+        .get(start..start.saturating_add(n.saturating_mul(task.dim)))
+        .ok_or_else(|| BuildError::Rejected("vector column shorter than its rows".into()))?;
     // Milvus accepts M up to 2048 and efConstruction up to 2^31-1, and both size
     // the builder's allocations: bound them by what the data can use (a search
     // list longer than the segment, or more neighbours than the graph's slot
     // limit, adds nothing), so no client number sizes memory directly.
-    let n = list.len();
     let params = HnswParams {
         m: task.params.m.clamp(2, MAX_BUILD_M),
         ef_construction: task.params.ef_construction.clamp(1, n.max(1)),
     };
+    let need = estimated_build_bytes(n, task.dim, params.m);
+    if need > task.max_bytes {
+        return Err(BuildError::Rejected(format!(
+            "index build of {n} rows needs about {need} bytes, more than \
+             index_build_max_bytes ({})",
+            task.max_bytes
+        )));
+    }
     // The graph keeps a half-precision copy for re-ranking (0.76x the memory of
     // raw f32 + graph); the query role rescores the final hits exactly from the
     // segment's own f32 column, so reported scores stay exact.
@@ -90,4 +146,13 @@ fn build_now(task: &BuildTask) -> Result<Hnsw> {
         &task.progress,
         &task.cancel,
     )?)
+}
+
+impl From<BuildError> for QuiverError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::ShuttingDown => QuiverError::ShuttingDown,
+            other => QuiverError::Internal(other.to_string()),
+        }
+    }
 }

@@ -49,6 +49,12 @@ fn db_key(name: &str) -> String {
 fn coll_key(id: i64) -> String {
     format!("{KEY_PREFIX}coll/{id:020}")
 }
+fn part_prefix(coll: i64) -> String {
+    format!("{KEY_PREFIX}part/{coll:020}/")
+}
+fn part_key(coll: i64, part: i64) -> String {
+    format!("{}{part:020}", part_prefix(coll))
+}
 fn alias_key(db: &str, alias: &str) -> String {
     format!("{KEY_PREFIX}alias/{db}/{alias}")
 }
@@ -70,10 +76,38 @@ impl Catalog {
             let d: DatabaseMeta = parse(&k, &v)?;
             state.dbs.insert(d.name.clone(), d);
         }
+        let mut migrate = Vec::new();
+        let mut colls = HashMap::new();
         for (k, v) in meta.scan_prefix(&format!("{KEY_PREFIX}coll/"))? {
             let c: CollectionMeta = parse(&k, &v)?;
-            state.names.insert((c.db.clone(), c.name.clone()), c.id);
-            state.collections.insert(c.id, Arc::new(c));
+            if !c.partitions.is_empty() {
+                // A record from before partitions had keys of their own.
+                for part in &c.partitions {
+                    migrate.push(MetaOp::Put(part_key(c.id, part.id), json(part)?));
+                }
+                migrate.push(MetaOp::Put(k.clone(), json(&c)?));
+            }
+            colls.insert(c.id, c);
+        }
+        for (k, v) in meta.scan_prefix(&format!("{KEY_PREFIX}part/"))? {
+            let part: PartitionMeta = parse(&k, &v)?;
+            let coll = k
+                .strip_prefix(&format!("{KEY_PREFIX}part/"))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|id| id.parse::<i64>().ok());
+            match coll.and_then(|id| colls.get_mut(&id)) {
+                Some(c) => c.partitions.push(part),
+                None => migrate.push(MetaOp::Delete(k)),
+            }
+        }
+        if !migrate.is_empty() {
+            meta.apply(migrate)?;
+        }
+        for (id, mut c) in colls {
+            c.partitions.sort_by_key(|p| (p.created_ts, p.id));
+            c.partitions.dedup_by_key(|p| p.id);
+            state.names.insert((c.db.clone(), c.name.clone()), id);
+            state.collections.insert(id, Arc::new(c));
         }
         for (k, v) in meta.scan_prefix(&format!("{KEY_PREFIX}alias/"))? {
             let a: AliasMeta = parse(&k, &v)?;
@@ -253,7 +287,11 @@ impl Catalog {
                 meta.name
             )));
         }
-        self.meta.put(&coll_key(meta.id), json(&meta)?)?;
+        let mut ops = vec![MetaOp::Put(coll_key(meta.id), json(&meta)?)];
+        for part in &meta.partitions {
+            ops.push(MetaOp::Put(part_key(meta.id, part.id), json(part)?));
+        }
+        self.meta.apply(ops)?;
         st.names.insert(key, meta.id);
         st.collections.insert(meta.id, Arc::new(meta));
         Ok(true)
@@ -273,6 +311,13 @@ impl Catalog {
             .collect();
         let mut ops = vec![MetaOp::Delete(coll_key(id))];
         ops.extend(doomed.iter().map(|(d, a)| MetaOp::Delete(alias_key(d, a))));
+        if let Some(c) = st.collections.get(&id) {
+            ops.extend(
+                c.partitions
+                    .iter()
+                    .map(|p| MetaOp::Delete(part_key(id, p.id))),
+            );
+        }
         self.meta.apply(ops)?;
         for k in doomed {
             st.aliases.remove(&k);
@@ -309,12 +354,64 @@ impl Catalog {
                 return Err(QuiverError::DatabaseNotFound(next.db.clone()));
             }
         }
-        self.meta.put(&coll_key(id), json(&next)?)?;
+        let mut ops = partition_changes(id, &current.partitions, &next.partitions)?;
+        ops.push(MetaOp::Put(coll_key(id), json(&next)?));
+        self.meta.apply(ops)?;
         st.names.remove(&(current.db.clone(), current.name.clone()));
         st.names.insert((next.db.clone(), next.name.clone()), id);
         let next = Arc::new(next);
         st.collections.insert(id, next.clone());
         Ok((next, out))
+    }
+
+    // ---------------------------------------------------------------- partitions
+
+    /// Adds a partition unless one of that name exists; refuses once the
+    /// collection has `max` partitions (Milvus's message). Writes only the
+    /// partition's own small record.
+    pub fn add_partition(&self, id: i64, part: PartitionMeta, max: usize) -> Result<()> {
+        let mut st = self.state.write();
+        let current = st
+            .collections
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| QuiverError::Internal(format!("collection {id} vanished")))?;
+        if current.partition(&part.name).is_some() {
+            return Ok(());
+        }
+        if current.partitions.len() >= max {
+            return Err(QuiverError::InvalidParameter(format!(
+                "partition number ({}) exceeds max configuration ({max}), collection: {}",
+                current.partitions.len(),
+                current.name
+            )));
+        }
+        self.meta.put(&part_key(id, part.id), json(&part)?)?;
+        let mut next = (*current).clone();
+        next.partitions.push(part);
+        st.collections.insert(id, Arc::new(next));
+        Ok(())
+    }
+
+    /// Removes a partition (absent is fine) and its load state.
+    pub fn remove_partition(&self, id: i64, part: i64) -> Result<()> {
+        let mut st = self.state.write();
+        let Some(current) = st.collections.get(&id).cloned() else {
+            return Ok(());
+        };
+        if current.partitions.iter().all(|p| p.id != part) {
+            return Ok(());
+        }
+        let mut next = (*current).clone();
+        next.partitions.retain(|p| p.id != part);
+        let mut ops = vec![MetaOp::Delete(part_key(id, part))];
+        if next.loaded_partitions.contains(&part) {
+            next.loaded_partitions.retain(|p| *p != part);
+            ops.push(MetaOp::Put(coll_key(id), json(&next)?));
+        }
+        self.meta.apply(ops)?;
+        st.collections.insert(id, Arc::new(next));
+        Ok(())
     }
 
     // ---------------------------------------------------------------- aliases
@@ -396,6 +493,24 @@ impl Catalog {
     }
 }
 
+/// The writes that turn partition list `old` into `new` (both small records).
+fn partition_changes(
+    coll: i64,
+    old: &[PartitionMeta],
+    new: &[PartitionMeta],
+) -> Result<Vec<MetaOp>> {
+    let old_ids: std::collections::HashSet<i64> = old.iter().map(|p| p.id).collect();
+    let new_ids: std::collections::HashSet<i64> = new.iter().map(|p| p.id).collect();
+    let mut ops = Vec::new();
+    for p in new.iter().filter(|p| !old_ids.contains(&p.id)) {
+        ops.push(MetaOp::Put(part_key(coll, p.id), json(p)?));
+    }
+    for p in old.iter().filter(|p| !new_ids.contains(&p.id)) {
+        ops.push(MetaOp::Delete(part_key(coll, p.id)));
+    }
+    Ok(ops)
+}
+
 /// Applies property updates and deletions in place.
 pub fn merge_properties(
     props: &mut Vec<(String, String)>,
@@ -431,68 +546,4 @@ pub fn validate_name(name: &str, what: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use quiver_storage::{CollectionSchema, MemoryMetaStore};
-
-    fn coll(c: &Catalog, db: &str, name: &str) -> CollectionMeta {
-        CollectionMeta {
-            id: c.next_id(),
-            db: db.into(),
-            name: name.into(),
-            schema: CollectionSchema {
-                name: name.into(),
-                description: String::new(),
-                fields: vec![],
-                enable_dynamic_field: false,
-            },
-            schema_proto: vec![],
-            shards_num: 1,
-            consistency_level: 2,
-            properties: vec![],
-            created_ts: c.tso(),
-            updated_ts: 0,
-            partitions: vec![],
-            num_partitions: 0,
-            indexes: vec![],
-            loaded: false,
-            loaded_partitions: vec![],
-        }
-    }
-
-    #[test]
-    fn survives_reopen_and_resolves_aliases() {
-        let store: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::default());
-        let c = Catalog::open(store.clone()).expect("open");
-        let m = coll(&c, DEFAULT_DB, "a");
-        assert!(c.create_collection(m, |_| false).expect("create"));
-        c.set_alias(DEFAULT_DB, "al", "a", false).expect("alias");
-        assert!(matches!(
-            c.set_alias(DEFAULT_DB, "a", "a", false),
-            Err(QuiverError::AliasNameConflict(_))
-        ));
-        let c2 = Catalog::open(store).expect("reopen");
-        assert_eq!(c2.collection(DEFAULT_DB, "al").expect("alias").name, "a");
-        assert!(matches!(
-            c2.collection(DEFAULT_DB, "b"),
-            Err(QuiverError::CollectionNotFound { .. })
-        ));
-        c2.drop_collection(DEFAULT_DB, "a").expect("drop");
-        assert!(c2.aliases(DEFAULT_DB, None).is_empty());
-    }
-
-    #[test]
-    fn database_rules() {
-        let c = Catalog::open(Arc::new(MemoryMetaStore::default())).expect("open");
-        assert!(c.drop_database(DEFAULT_DB).is_err());
-        c.create_database("db2", vec![]).expect("create");
-        assert!(c.create_database("db2", vec![]).is_err());
-        assert!(c.create_database("9bad", vec![]).is_err());
-        let m = coll(&c, "db2", "x");
-        c.create_collection(m, |_| false).expect("create");
-        assert!(c.drop_database("db2").is_err());
-        c.drop_collection("db2", "x").expect("drop");
-        c.drop_database("db2").expect("drop db");
-        assert_eq!(c.list_databases().len(), 1);
-    }
-}
+mod tests;

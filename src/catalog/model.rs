@@ -57,6 +57,10 @@ pub struct IndexMeta {
     pub m: usize,
     pub ef_construction: usize,
     pub created_ts: u64,
+    /// Why building this index failed for good (Milvus `IndexState.Failed`);
+    /// a failed index is never built again until dropped and re-created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
 }
 
 /// A collection and everything the catalog knows about it.
@@ -74,6 +78,11 @@ pub struct CollectionMeta {
     pub properties: Vec<(String, String)>,
     pub created_ts: u64,
     pub updated_ts: u64,
+    /// Stored under keys of their own (one small record per partition), not in
+    /// the collection's record: rewriting every partition on every change made
+    /// each partition cost ~100 KB of metadata. Old records that still embed
+    /// them are read and migrated at open.
+    #[serde(default, skip_serializing)]
     pub partitions: Vec<PartitionMeta>,
     /// `num_partitions` of a partition-key collection (0 otherwise).
     pub num_partitions: i64,

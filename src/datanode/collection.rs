@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
@@ -46,6 +47,8 @@ pub struct DataState {
     pub dirty_masks: HashSet<SegmentId>,
     /// Object keys of every persisted sealed segment.
     pub files: HashMap<SegmentId, SegmentEntry>,
+    /// When a write was last applied (replay counts): the idle seal's clock.
+    pub last_write: Option<Instant>,
 }
 
 /// One collection's data.
@@ -77,6 +80,7 @@ impl CollectionData {
                 sealing_from: None,
                 dirty_masks: HashSet::new(),
                 files: HashMap::new(),
+                last_write: None,
             }),
             write_order: Mutex::new(()),
             seal_lock: tokio::sync::Mutex::new(()),
@@ -193,6 +197,7 @@ impl CollectionData {
 
 fn note_applied(st: &mut DataState, lsn: Lsn) {
     st.applied_lsn = st.applied_lsn.max(lsn);
+    st.last_write = Some(Instant::now());
     if st.first_unsealed_lsn.is_none() {
         st.first_unsealed_lsn = Some(lsn);
     }

@@ -7,15 +7,17 @@
 //! Rows are visible to searches as soon as they are applied, and durable before
 //! the client hears back.
 
+mod build;
 mod collection;
 mod compact;
 pub mod manifest;
 mod record;
+mod retention;
 mod seal;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -29,7 +31,7 @@ pub use record::WalRecord;
 use crate::catalog::{Catalog, CollectionMeta};
 use crate::error::{QuiverError, Result};
 use crate::indexnode::IndexNode;
-use crate::segment::{PartitionId, SegmentId};
+use crate::segment::PartitionId;
 
 /// Data-role settings.
 #[derive(Debug, Clone)]
@@ -40,10 +42,16 @@ pub struct DataNodeConfig {
     pub segment_max_bytes: usize,
     /// fsync before acknowledging writes.
     pub sync_wal: bool,
+    /// A growing segment with no writes for this long is sealed.
+    pub seal_idle: std::time::Duration,
+    /// Most partitions a collection may have (checked by the proxy).
+    pub max_partitions: usize,
+    /// Index builds estimated above this many bytes are refused (index Failed).
+    pub index_build_max_bytes: usize,
 }
 
 /// A build in flight: (collection, segment, field) → progress and cancel flag.
-type Builds = HashMap<(i64, SegmentId, i64), (Arc<AtomicUsize>, Arc<AtomicBool>)>;
+type Builds = HashMap<build::BuildKey, (Arc<AtomicUsize>, Arc<AtomicBool>)>;
 
 /// The data role.
 pub struct DataNode {
@@ -55,6 +63,8 @@ pub struct DataNode {
     index_node: Arc<IndexNode>,
     collections: RwLock<HashMap<i64, Arc<CollectionData>>>,
     builds: Mutex<Builds>,
+    /// Failed attempts to persist a build, per build, for back-off.
+    retries: Mutex<HashMap<build::BuildKey, u32>>,
 }
 
 impl DataNode {
@@ -129,10 +139,14 @@ impl DataNode {
             index_node,
             collections: RwLock::new(collections),
             builds: Mutex::new(HashMap::new()),
+            retries: Mutex::new(HashMap::new()),
         });
         for c in node.catalog.all_collections() {
             node.ensure_indexes(&c);
         }
+        // Files of collections dropped before this start are not needed.
+        node.truncate_wal()?;
+        node.spawn_retention();
         Ok(node)
     }
 
@@ -158,6 +172,10 @@ impl DataNode {
         let removed = self.collections.write().remove(&id);
         if removed.is_some() {
             self.meta.delete(&manifest::manifest_key(id))?;
+            // Its unflushed records no longer hold the log.
+            if let Err(e) = self.truncate_wal() {
+                tracing::warn!(collection = id, error = %e, "wal truncation failed");
+            }
             let store = self.store.clone();
             tokio::spawn(async move {
                 if let Ok(keys) = store.list(&manifest::collection_prefix(id)).await {
@@ -289,174 +307,14 @@ impl DataNode {
         Ok(n)
     }
 
-    /// Removes WAL files no collection needs any more.
-    fn truncate_wal(&self) -> Result<()> {
-        let needed = self
-            .collections
-            .read()
-            .values()
-            .filter_map(|d| {
-                let st = d.state.read();
-                match (st.first_unsealed_lsn, st.sealing_from) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            })
-            .min()
-            .unwrap_or(self.wal.last_lsn() + 1);
-        self.wal.truncate_before(needed)?;
-        Ok(())
-    }
-
     /// Writes the collection's manifest from its current state.
     async fn write_manifest(&self, data: &CollectionData) -> Result<()> {
         seal::write_manifest(self.meta.as_ref(), data)
     }
 
-    // ------------------------------------------------------------------ indexes
-
-    /// Starts builds for sealed segments that lack an HNSW graph the catalog asks for.
-    pub fn ensure_indexes(self: &Arc<Self>, coll: &CollectionMeta) {
-        let Ok(data) = self.collection(coll.id) else {
-            return;
-        };
-        for idx in coll
-            .indexes
-            .iter()
-            .filter(|i| i.kind == crate::catalog::IndexKind::Hnsw)
-        {
-            let Some(field) = coll.schema.fields.iter().find(|f| f.id == idx.field_id) else {
-                continue;
-            };
-            let Some(col) = coll.schema.column_index(&field.name) else {
-                continue;
-            };
-            let metric = idx.metric.unwrap_or(quiver_index::Metric::L2);
-            for seg in data.snapshot() {
-                if !seg.sealed || seg.index_for(idx.field_id).is_some() || seg.rows == 0 {
-                    continue;
-                }
-                let key = (coll.id, seg.id, idx.field_id);
-                let progress = Arc::new(AtomicUsize::new(0));
-                let cancel = Arc::new(AtomicBool::new(false));
-                {
-                    let mut b = self.builds.lock();
-                    if b.contains_key(&key) {
-                        continue;
-                    }
-                    b.insert(key, (progress.clone(), cancel.clone()));
-                }
-                let task = crate::indexnode::BuildTask {
-                    vectors: seg.chunks[0].column(col).clone(),
-                    dim: field.dim.unwrap_or(0),
-                    metric,
-                    params: quiver_index::HnswParams {
-                        m: idx.m,
-                        ef_construction: idx.ef_construction,
-                    },
-                    progress,
-                    cancel,
-                };
-                let this = self.clone();
-                let data = data.clone();
-                let index_id = idx.id;
-                tokio::spawn(async move {
-                    let result = this.index_node.build(task).await;
-                    let outcome = match result {
-                        Ok(graph) => {
-                            seal::attach_index(&this, &data, key.1, key.2, index_id, graph).await
-                        }
-                        Err(e) => Err(e),
-                    };
-                    let cancelled = this
-                        .builds
-                        .lock()
-                        .remove(&key)
-                        .is_some_and(|(_, c)| c.load(Ordering::Relaxed));
-                    if let Err(e) = outcome {
-                        tracing::warn!(collection = key.0, segment = key.1, error = %e, "index build ended");
-                        if !cancelled {
-                            // A transient failure (e.g. object storage): try again, so
-                            // DescribeIndex never waits forever on a pending segment.
-                            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                            if let Some(meta) = this.catalog.collection_by_id(key.0) {
-                                this.ensure_indexes(&meta);
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    }
-
-    /// (indexed_rows, total_rows, pending_rows) of the index on `field_id`.
-    pub fn index_progress(&self, coll: i64, field_id: i64) -> (usize, usize, usize) {
-        let Ok(data) = self.collection(coll) else {
-            return (0, 0, 0);
-        };
-        let builds = self.builds.lock();
-        let (mut indexed, mut total, mut pending) = (0, 0, 0);
-        for seg in data.snapshot() {
-            total += seg.rows;
-            if !seg.sealed {
-                continue;
-            }
-            if seg.index_for(field_id).is_some() {
-                indexed += seg.rows;
-            } else {
-                let done = builds
-                    .get(&(coll, seg.id, field_id))
-                    .map(|(p, _)| p.load(Ordering::Relaxed).min(seg.rows))
-                    .unwrap_or(0);
-                indexed += done;
-                pending += seg.rows - done;
-            }
-        }
-        (indexed, total, pending)
-    }
-
-    /// Cancels builds and removes graphs of the index on `field_id`.
-    pub async fn drop_index(&self, coll: i64, field_id: i64) -> Result<()> {
-        self.cancel_builds(|c, _, f| c == coll && f == field_id);
-        let data = self.collection(coll)?;
-        let _seal = data.seal_lock.lock().await;
-        let keys = {
-            let mut st = data.state.write();
-            let mut keys = Vec::new();
-            for seg in st.segments.iter_mut() {
-                if seg.index_for(field_id).is_some() {
-                    Arc::make_mut(seg).indexes.retain(|(f, _)| *f != field_id);
-                }
-            }
-            for entry in st.files.values_mut() {
-                entry.indexes.retain(|(f, k)| {
-                    if *f == field_id {
-                        keys.push(k.clone());
-                    }
-                    *f != field_id
-                });
-            }
-            keys
-        };
-        self.write_manifest(&data).await?;
-        for k in keys {
-            let _ = self.store.delete(&k).await;
-        }
-        Ok(())
-    }
-
-    /// Cancels the collection's index builds in flight (ReleaseCollection); the
-    /// next load or flush starts them again.
-    pub fn cancel_index_builds(&self, coll: i64) {
-        self.cancel_builds(|c, _, _| c == coll);
-    }
-
-    fn cancel_builds(&self, pred: impl Fn(i64, SegmentId, i64) -> bool) {
-        for ((c, s, f), (_, cancel)) in self.builds.lock().iter() {
-            if pred(*c, *s, *f) {
-                cancel.store(true, Ordering::Relaxed);
-            }
-        }
+    /// The data role's settings.
+    pub fn config(&self) -> &DataNodeConfig {
+        &self.cfg
     }
 
     /// The object store, for the seal module.
@@ -464,3 +322,6 @@ impl DataNode {
         &self.store
     }
 }
+
+#[cfg(test)]
+mod tests;

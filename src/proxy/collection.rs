@@ -17,8 +17,6 @@ use crate::proto::schema as s;
 
 /// Default `num_partitions` of a partition-key collection (as in Milvus).
 const DEFAULT_KEY_PARTITIONS: i64 = 16;
-/// Most physical partitions a partition-key collection may ask for.
-const MAX_KEY_PARTITIONS: i64 = 4096;
 
 pub async fn create_collection(
     p: Arc<Proxy>,
@@ -31,6 +29,8 @@ pub async fn create_collection(
     let (schema, schema_proto) = parse_schema(&r.collection_name, &r.schema)?;
     let now = p.catalog.tso();
     let has_key = schema.partition_key().is_some();
+    // The same cap as CreatePartition (Milvus checks both against maxPartitionNum).
+    let max_partitions = i64::try_from(p.data.config().max_partitions).unwrap_or(i64::MAX);
     let num_partitions = match (has_key, r.num_partitions) {
         (false, 0) => 0,
         (false, _) => {
@@ -38,13 +38,20 @@ pub async fn create_collection(
                 "num_partitions should only be specified with partition key field enabled",
             ))
         }
-        (true, 0) => DEFAULT_KEY_PARTITIONS,
-        (true, n) if (1..=MAX_KEY_PARTITIONS).contains(&n) => n,
-        (true, n) => {
+        (true, 0) => DEFAULT_KEY_PARTITIONS.min(max_partitions),
+        (true, n) if n < 0 => {
+            return Err(invalid(
+                "the specified partitions should be greater than 0 if partition key is used",
+            ))
+        }
+        (true, n) if n > max_partitions => {
             return Err(invalid(format!(
-                "num_partitions {n} should be in [1, {MAX_KEY_PARTITIONS}]"
+                "partition number ({n}) exceeds max configuration ({max_partitions}), \
+                 collection: {}",
+                r.collection_name
             )))
         }
+        (true, n) => n,
     };
     let partition_names: Vec<String> = if has_key {
         (0..num_partitions)

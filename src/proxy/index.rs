@@ -12,6 +12,7 @@ use crate::proto::milvus as m;
 
 const INDEX_STATE_IN_PROGRESS: i32 = 2;
 const INDEX_STATE_FINISHED: i32 = 3;
+const INDEX_STATE_FAILED: i32 = 4;
 const LOAD_STATE_NOT_LOAD: i32 = 1;
 const LOAD_STATE_LOADED: i32 = 3;
 
@@ -155,6 +156,7 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         m: mm,
         ef_construction: efc,
         created_ts: p.catalog.tso(),
+        fail_reason: None,
     };
     let (updated, _) = p.catalog.update_collection(c.id, |m| {
         if let Some(existing) = m.indexes.iter().find(|i| i.field_id == field_id) {
@@ -218,12 +220,15 @@ fn describe_one(p: &Proxy, c: &CollectionMeta, i: &IndexMeta) -> m::IndexDescrip
         field_name: i.field_name.clone(),
         indexed_rows: indexed as i64,
         total_rows: total as i64,
-        state: if pending == 0 {
+        state: if i.fail_reason.is_some() {
+            INDEX_STATE_FAILED
+        } else if pending == 0 {
             INDEX_STATE_FINISHED
         } else {
             INDEX_STATE_IN_PROGRESS
         },
         pending_index_rows: pending as i64,
+        index_state_fail_reason: i.fail_reason.clone().unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -267,10 +272,11 @@ pub async fn get_index_state(
 ) -> Result<m::GetIndexStateResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
+    let d = describe_one(&p, &c, i);
     Ok(m::GetIndexStateResponse {
         status: ok_status(),
-        state: describe_one(&p, &c, i).state,
-        fail_reason: String::new(),
+        state: d.state,
+        fail_reason: d.index_state_fail_reason,
     })
 }
 

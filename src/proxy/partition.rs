@@ -8,9 +8,6 @@ use crate::error::{invalid, QuiverError, Result};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 
-/// Most partitions a collection may have (Milvus caps at 1024 by default; we are generous).
-const MAX_PARTITIONS: usize = 65_536;
-
 fn no_manual_partitions(c: &crate::catalog::CollectionMeta) -> Result<()> {
     if c.has_partition_key() {
         return Err(invalid(
@@ -31,23 +28,14 @@ pub async fn create_partition(
     if c.partition(&r.partition_name).is_some() {
         return Ok(Status::default());
     }
-    if c.partitions.len() >= MAX_PARTITIONS {
-        return Err(invalid(format!(
-            "partition number ({}) exceeds max configuration ({MAX_PARTITIONS})",
-            c.partitions.len()
-        )));
-    }
     let part = PartitionMeta {
         id: p.catalog.next_id(),
         name: r.partition_name.clone(),
         created_ts: p.catalog.tso(),
     };
-    p.catalog.update_collection(c.id, |m| {
-        if m.partition(&part.name).is_none() {
-            m.partitions.push(part);
-        }
-        Ok(())
-    })?;
+    // Checked again under the catalog's lock, so racing creates cannot pass the cap.
+    p.catalog
+        .add_partition(c.id, part, p.data.config().max_partitions)?;
     Ok(Status::default())
 }
 
@@ -66,10 +54,7 @@ pub async fn drop_partition(p: Arc<Proxy>, ctx: Ctx, r: m::DropPartitionRequest)
             part.name
         )));
     }
-    p.catalog.update_collection(c.id, |m| {
-        m.partitions.retain(|x| x.id != part.id);
-        Ok(())
-    })?;
+    p.catalog.remove_partition(c.id, part.id)?;
     p.data.drop_partition(c.id, part.id).await?;
     Ok(Status::default())
 }

@@ -16,6 +16,11 @@
 //! file (short record, bad checksum, LSN out of sequence) is truncated at open,
 //! never replayed. After an I/O error the writer fails every pending ack and
 //! the log refuses further submits: nothing is acknowledged that is not durable.
+//!
+//! Files go away only whole, through [`Wal::truncate_before`]. A file also
+//! rolls over when everything in it is checkpointed (the caller asks for a
+//! truncation past the last record): otherwise an idle server would keep its
+//! last, partly filled file — up to `segment_bytes` of dead records — forever.
 
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
@@ -37,6 +42,10 @@ mod format;
 use format::{
     encode_record, file_name, file_path, list_files, scan_records, sync_dir, HEADER, MAX_RECORD,
 };
+
+/// A fully checkpointed active file at least this large is rolled over so it
+/// can be deleted (smaller ones are not worth a file each).
+pub const ROTATE_MIN_BYTES: u64 = 1 << 20;
 
 /// Log sequence number: strictly increasing, the first record gets 1.
 pub type Lsn = u64;
@@ -101,6 +110,8 @@ struct Queue {
     /// Set once the writer hit an I/O error; the log is dead from then on.
     failed: Option<String>,
     closed: bool,
+    /// Start a new file before writing anything more (see [`Wal::truncate_before`]).
+    rotate: bool,
 }
 
 struct Shared {
@@ -248,6 +259,7 @@ impl Wal {
                 pending: Vec::new(),
                 failed: None,
                 closed: false,
+                rotate: false,
             }),
             wake: Condvar::new(),
             last_lsn: AtomicU64::new(next_lsn - 1),
@@ -332,9 +344,20 @@ impl Wal {
 
     /// Deletes whole log files all of whose records have `lsn < lsn` (call
     /// after a checkpoint made those records durable elsewhere). The active
-    /// file is never deleted.
+    /// file is never deleted; but when `lsn` is past every record handed out
+    /// and the active file holds at least [`ROTATE_MIN_BYTES`] (or
+    /// `segment_bytes`, if smaller), the writer is asked to start a new file,
+    /// so that a later call can delete this one.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<()> {
         let shared = &self.inner.shared;
+        if lsn > self.last_lsn() {
+            let mut q = shared.queue.lock();
+            if q.next_lsn <= lsn && q.failed.is_none() && !q.closed {
+                q.rotate = true;
+                drop(q);
+                shared.wake.notify_one();
+            }
+        }
         let mut files = shared.files.lock();
         // File i holds lsns [files[i], files[i+1] - 1]; it can go when
         // files[i+1] - 1 < lsn, i.e. files[i+1] <= lsn.
@@ -367,18 +390,34 @@ fn create_file(dir: &Path, first: Lsn) -> Result<File> {
 
 /// The writer thread: takes everything pending, writes and syncs it, acks it.
 fn writer_loop(shared: Arc<Shared>, mut active: Active) {
+    let rotate_min = ROTATE_MIN_BYTES.min(shared.opts.segment_bytes);
     loop {
-        let batch = {
+        let (batch, rotate_at) = {
             let mut q = shared.queue.lock();
-            while q.pending.is_empty() && !q.closed {
+            while q.pending.is_empty() && !q.closed && !q.rotate {
                 shared.wake.wait(&mut q);
             }
-            if q.pending.is_empty() {
+            // Everything before `next_lsn` was checkpointed when the rotation
+            // was asked for, so whatever is pending belongs in the new file.
+            let rotate_at = std::mem::take(&mut q.rotate)
+                .then(|| q.pending.first().map_or(q.next_lsn, |p| p.lsn));
+            if q.pending.is_empty() && q.closed {
                 return;
             }
-            std::mem::take(&mut q.pending)
+            (std::mem::take(&mut q.pending), rotate_at)
         };
-        match write_batch(&shared, &mut active, &batch) {
+        let rotated = match rotate_at {
+            Some(first) if active.size >= rotate_min => rotate(&shared, &mut active, first),
+            _ => Ok(()),
+        };
+        if batch.is_empty() {
+            if let Err(e) = rotated {
+                // Not fatal: nothing was lost; the file rolls over next time.
+                tracing::warn!(dir = %shared.dir.display(), "wal rollover failed: {e}");
+            }
+            continue;
+        }
+        match rotated.and_then(|()| write_batch(&shared, &mut active, &batch)) {
             Ok(()) => {
                 if let Some(last) = batch.last() {
                     shared.durable_lsn.store(last.lsn, Ordering::Release);
@@ -404,6 +443,18 @@ fn writer_loop(shared: Arc<Shared>, mut active: Active) {
             }
         }
     }
+}
+
+/// Starts a new active file whose first record will be `first`.
+fn rotate(shared: &Shared, active: &mut Active, first: Lsn) -> Result<()> {
+    let file = create_file(&shared.dir, first).inspect_err(|_| {
+        // A stray file named for an LSN the old file goes on to hold would
+        // read as an overlap at the next open.
+        let _ = fs::remove_file(file_path(&shared.dir, first));
+    })?;
+    shared.files.lock().push(first);
+    *active = Active { file, size: 0 };
+    Ok(())
 }
 
 /// Appends `batch` to the log, rolling to new files at `segment_bytes`, and

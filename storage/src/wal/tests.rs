@@ -156,6 +156,51 @@ fn rollover_and_truncate_before() {
     assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![10, 11]);
 }
 
+/// Polls `f` for up to five seconds (the writer rotates on its own thread).
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    f()
+}
+
+#[test]
+fn checkpointed_active_file_rolls_over_and_goes() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let small = WalOptions {
+        segment_bytes: 4 * (HEADER as u64 + 10),
+        sync: true,
+    };
+    {
+        let (wal, _) = open(tmp.path(), small.clone(), 0);
+        for i in 0..4u8 {
+            append(&wal, &[i; 10]);
+        }
+        assert_eq!(list_files(tmp.path()).ok(), Some(vec![1]));
+        // Not everything is checkpointed: the active file stays as it is.
+        wal.truncate_before(4).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(wal.file_count(), 1);
+        // Everything is: the writer starts file 5, and the next call drops file 1.
+        wal.truncate_before(5).unwrap_or_else(|e| panic!("{e}"));
+        assert!(eventually(|| wal.file_count() == 2));
+        wal.truncate_before(5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(list_files(tmp.path()).ok(), Some(vec![5]));
+    }
+    // A restart on the empty file continues the LSNs, never reuses them.
+    {
+        let (wal, recs) = open(tmp.path(), small.clone(), 4);
+        assert!(recs.is_empty());
+        assert_eq!(append(&wal, b"after"), 5);
+    }
+    let (_, recs) = open(tmp.path(), small, 0);
+    assert_eq!(recs, vec![(5, b"after".to_vec())]);
+}
+
 #[test]
 fn corrupt_middle_file_is_an_error() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -1,0 +1,289 @@
+//! Tests of the data role through its public methods, on real files: a
+//! failed index build, WAL retention, and restarts on the same directories.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType as ArrowType, Field};
+use quiver_storage::{
+    CollectionSchema, DataType, FieldSchema, MemoryMetaStore, MetaStore, ObjectStorage,
+};
+
+use super::{DataNode, DataNodeConfig};
+use crate::catalog::{Catalog, CollectionMeta, IndexKind, IndexMeta, PartitionMeta};
+use crate::indexnode::IndexNode;
+
+const DIM: usize = 8;
+
+struct Env {
+    dir: tempfile::TempDir,
+    meta: Arc<dyn MetaStore>,
+    catalog: Arc<Catalog>,
+    store: ObjectStorage,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let meta: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::default());
+    let catalog = Arc::new(Catalog::open(meta.clone()).unwrap_or_else(|e| panic!("{e}")));
+    let store = ObjectStorage::from_uri("", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    Env {
+        dir,
+        meta,
+        catalog,
+        store,
+    }
+}
+
+fn config(dir: &Path, seal_idle: Duration, index_build_max_bytes: usize) -> DataNodeConfig {
+    DataNodeConfig {
+        wal_dir: dir.join("wal"),
+        segment_max_bytes: 1 << 30,
+        sync_wal: false,
+        seal_idle,
+        max_partitions: 1024,
+        index_build_max_bytes,
+    }
+}
+
+async fn open(e: &Env, cfg: DataNodeConfig) -> Arc<DataNode> {
+    DataNode::open(
+        cfg,
+        e.catalog.clone(),
+        e.meta.clone(),
+        e.store.clone(),
+        Arc::new(IndexNode::default()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("open: {e}"))
+}
+
+fn collection(e: &Env, name: &str, dim: usize) -> CollectionMeta {
+    let mut pk = FieldSchema::new(100, "id", DataType::Int64);
+    pk.is_primary = true;
+    let mut v = FieldSchema::new(101, "v", DataType::FloatVector);
+    v.dim = Some(dim);
+    let c = &e.catalog;
+    CollectionMeta {
+        id: c.next_id(),
+        db: "default".into(),
+        name: name.into(),
+        schema: CollectionSchema {
+            name: name.into(),
+            description: String::new(),
+            fields: vec![pk, v],
+            enable_dynamic_field: false,
+        },
+        schema_proto: vec![],
+        shards_num: 1,
+        consistency_level: 2,
+        properties: vec![],
+        created_ts: c.tso(),
+        updated_ts: 0,
+        partitions: vec![PartitionMeta {
+            id: c.next_id(),
+            name: "_default".into(),
+            created_ts: c.tso(),
+        }],
+        num_partitions: 0,
+        indexes: vec![],
+        loaded: false,
+        loaded_partitions: vec![],
+    }
+}
+
+fn hnsw(e: &Env) -> IndexMeta {
+    IndexMeta {
+        id: e.catalog.next_id(),
+        name: "v".into(),
+        field_id: 101,
+        field_name: "v".into(),
+        params: vec![],
+        kind: IndexKind::Hnsw,
+        index_type: "HNSW".into(),
+        metric: Some(quiver_index::Metric::L2),
+        m: 8,
+        ef_construction: 32,
+        created_ts: e.catalog.tso(),
+        fail_reason: None,
+    }
+}
+
+fn rows(first: i64, n: usize, dim: usize) -> RecordBatch {
+    let ids = Int64Array::from((first..first + n as i64).collect::<Vec<_>>());
+    let values = Float32Array::from(
+        (0..n * dim)
+            .map(|i| (i % 97) as f32 / 97.0)
+            .collect::<Vec<_>>(),
+    );
+    let item = Arc::new(Field::new("item", ArrowType::Float32, false));
+    let vecs = FixedSizeListArray::try_new(item, dim as i32, Arc::new(values), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    RecordBatch::try_from_iter([
+        ("id", Arc::new(ids) as ArrayRef),
+        ("v", Arc::new(vecs) as ArrayRef),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn create(e: &Env, node: &DataNode, meta: &CollectionMeta) {
+    assert!(e
+        .catalog
+        .create_collection(meta.clone(), |_| false)
+        .unwrap_or_else(|e| panic!("{e}")));
+    node.create_collection(meta)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn insert(node: &Arc<DataNode>, meta: &CollectionMeta, batch: RecordBatch) {
+    let part = meta.partitions[0].id;
+    node.insert(meta, vec![(part, batch)])
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+}
+
+/// Waits up to ten seconds for `f`.
+async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f()
+}
+
+/// Drops the node once no background task holds it, so the next open owns the WAL.
+async fn close(node: Arc<DataNode>) {
+    assert!(eventually(|| Arc::strong_count(&node) == 1).await);
+    drop(node);
+}
+
+fn fail_reason(e: &Env, id: i64) -> Option<String> {
+    e.catalog
+        .collection_by_id(id)
+        .and_then(|c| c.indexes.first().and_then(|i| i.fail_reason.clone()))
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|f| f.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_build_marks_index_failed_and_is_not_retried_after_restart() {
+    let e = env();
+    let idle = Duration::from_secs(600);
+    let node = open(&e, config(e.dir.path(), idle, 1)).await;
+    let mut meta = collection(&e, "failing", DIM);
+    meta.indexes.push(hnsw(&e));
+    create(&e, &node, &meta).await;
+    insert(&node, &meta, rows(0, 64, DIM)).await;
+    node.flush(meta.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(eventually(|| fail_reason(&e, meta.id).is_some()).await);
+    let reason = fail_reason(&e, meta.id).unwrap_or_default();
+    assert!(reason.contains("index_build_max_bytes"), "{reason}");
+    assert_eq!(node.index_progress(meta.id, 101).0, 0);
+    close(node).await;
+
+    // The failure is in the catalog: a restart (same bound) builds nothing.
+    let catalog = Arc::new(Catalog::open(e.meta.clone()).unwrap_or_else(|e| panic!("{e}")));
+    let e = Env { catalog, ..e };
+    assert_eq!(fail_reason(&e, meta.id), Some(reason));
+    let node = open(&e, config(e.dir.path(), idle, 1)).await;
+    assert!(node.builds.lock().is_empty());
+    assert_eq!(
+        node.collection(meta.id).map(|d| d.live_rows()).ok(),
+        Some(64)
+    );
+
+    // Dropping and re-creating the index starts afresh (and, unbounded, succeeds).
+    close(node).await;
+    let node = open(&e, config(e.dir.path(), idle, usize::MAX)).await;
+    node.drop_index(meta.id, 101)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fresh = hnsw(&e);
+    let (updated, _) = e
+        .catalog
+        .update_collection(meta.id, |m| {
+            m.indexes.clear();
+            m.indexes.push(fresh);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    node.ensure_indexes(&updated);
+    assert!(eventually(|| node.index_progress(meta.id, 101) == (64, 64, 0)).await);
+    assert_eq!(fail_reason(&e, meta.id), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_of_dropped_and_idle_collections_is_removed() {
+    let e = env();
+    let idle = Duration::from_secs(2);
+    let node = open(&e, config(e.dir.path(), idle, usize::MAX)).await;
+    let small = collection(&e, "small", DIM);
+    let big = collection(&e, "big", 128);
+    create(&e, &node, &small).await;
+    create(&e, &node, &big).await;
+    // One small unflushed write first, then ~2 MB of another collection's rows.
+    insert(&node, &small, rows(0, 1, DIM)).await;
+    for i in 0..4 {
+        insert(&node, &big, rows(i * 1000, 1000, 128)).await;
+    }
+    let wal_dir = e.dir.path().join("wal");
+    let before = dir_bytes(&wal_dir);
+    assert!(before > 2_000_000, "{before}");
+
+    e.catalog
+        .drop_collection("default", "big")
+        .unwrap_or_else(|e| panic!("{e}"));
+    node.drop_collection(big.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The small collection's write still pins the log until its idle seal.
+    assert!(dir_bytes(&wal_dir) > 2_000_000);
+    let shrunk = eventually(|| dir_bytes(&wal_dir) < 64 * 1024).await;
+    let listing: Vec<_> = std::fs::read_dir(&wal_dir)
+        .map(|it| {
+            it.filter_map(|f| f.ok())
+                .map(|f| (f.file_name(), f.metadata().map(|m| m.len()).unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unsealed = node.collection(small.id).map(|d| {
+        let st = d.state.read();
+        (st.first_unsealed_lsn, st.sealing_from, st.checkpoint_lsn)
+    });
+    assert!(
+        shrunk,
+        "{listing:?} {unsealed:?} last={}",
+        node.wal.last_lsn()
+    );
+    let st_checkpoint = node
+        .collection(small.id)
+        .map(|d| d.state.read().checkpoint_lsn)
+        .unwrap_or(0);
+    assert!(st_checkpoint > 0);
+    close(node).await;
+
+    // Nothing acknowledged was lost with the files.
+    let node = open(&e, config(e.dir.path(), idle, usize::MAX)).await;
+    assert_eq!(
+        node.collection(small.id).map(|d| d.live_rows()).ok(),
+        Some(1)
+    );
+    assert!(node.collection(big.id).is_err());
+    insert(&node, &small, rows(1, 1, DIM)).await;
+    assert_eq!(
+        node.collection(small.id).map(|d| d.live_rows()).ok(),
+        Some(2)
+    );
+}
