@@ -23,11 +23,31 @@ pub struct Config {
 }
 
 /// Authentication (off by default, as in Milvus).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Require `user:password` credentials (root / Milvus at first start).
     pub enabled: bool,
+    /// Failed logins (per user and per client address) before back-off starts.
+    pub free_failures: u32,
+    /// First back-off step; each further failure doubles it.
+    pub backoff_base_ms: u64,
+    /// Longest back-off step.
+    pub backoff_max_ms: u64,
+    /// Failures are forgotten after this long without a new one.
+    pub backoff_forget_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: false,
+            free_failures: 3,
+            backoff_base_ms: 1000,
+            backoff_max_ms: 60_000,
+            backoff_forget_secs: 900,
+        }
+    }
 }
 
 /// Object storage for sealed segments.
@@ -48,6 +68,28 @@ pub struct Limits {
     pub segment_max_bytes: usize,
     /// fsync the WAL before acknowledging writes.
     pub sync_wal: bool,
+    // Connections and requests (src/net)
+    /// A connection that has not sent the HTTP/2 preface and SETTINGS by then is closed.
+    pub handshake_timeout_secs: u64,
+    /// A connection with no request for this long is closed gracefully (0: never).
+    pub idle_timeout_secs: u64,
+    /// HTTP/2 PING interval on quiet connections (0: no pings).
+    pub keepalive_interval_secs: u64,
+    /// A PING unanswered for this long closes the connection.
+    pub keepalive_timeout_secs: u64,
+    /// Open connections beyond this are closed at once (0: no cap).
+    pub max_connections: usize,
+    /// Concurrent requests (HTTP/2 streams) per connection.
+    pub max_streams_per_connection: u32,
+    /// Grace period for receiving a request body (0: no body deadline).
+    pub request_body_timeout_secs: u64,
+    /// After the grace period a body must keep arriving at this average rate
+    /// (0: the grace period is a hard limit).
+    pub min_request_bytes_per_sec: u64,
+    /// Total bytes of request messages being received and handled at once (0: no bound).
+    pub max_inflight_bytes: usize,
+    /// How long a request waits for room under `max_inflight_bytes` before it is refused.
+    pub inflight_wait_secs: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +98,17 @@ impl Default for Limits {
             max_message_bytes: 256 << 20,
             segment_max_bytes: 1 << 30,
             sync_wal: true,
+            // Connections and requests (src/net)
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 600,
+            keepalive_interval_secs: 60,
+            keepalive_timeout_secs: 20,
+            max_connections: 4096,
+            max_streams_per_connection: 128,
+            request_body_timeout_secs: 30,
+            min_request_bytes_per_sec: 64 << 10,
+            max_inflight_bytes: 1 << 30,
+            inflight_wait_secs: 10,
         }
     }
 }
@@ -99,8 +152,22 @@ mod tests {
             max_message_bytes = 10
             segment_max_bytes = 20
             sync_wal = false
+            handshake_timeout_secs = 1
+            idle_timeout_secs = 2
+            keepalive_interval_secs = 3
+            keepalive_timeout_secs = 4
+            max_connections = 5
+            max_streams_per_connection = 6
+            request_body_timeout_secs = 7
+            min_request_bytes_per_sec = 8
+            max_inflight_bytes = 9
+            inflight_wait_secs = 10
             [auth]
             enabled = true
+            free_failures = 1
+            backoff_base_ms = 2
+            backoff_max_ms = 3
+            backoff_forget_secs = 4
             "#,
         )
         .expect("parse");
@@ -108,6 +175,18 @@ mod tests {
         assert_eq!(c.storage.uri, "s3://b/p");
         assert!(!c.limits.sync_wal);
         assert!(c.auth.enabled);
+        assert_eq!(c.limits.handshake_timeout_secs, 1);
+        assert_eq!(c.limits.max_connections, 5);
+        assert_eq!(c.limits.max_streams_per_connection, 6);
+        assert_eq!(c.limits.min_request_bytes_per_sec, 8);
+        assert_eq!(c.limits.max_inflight_bytes, 9);
+        assert_eq!(c.limits.inflight_wait_secs, 10);
+        assert_eq!(c.auth.free_failures, 1);
+        assert_eq!(c.auth.backoff_max_ms, 3);
+        assert_eq!(c.auth.backoff_forget_secs, 4);
+        let d: Config = toml::from_str("[limits]\nsync_wal = true").expect("old config");
+        assert_eq!(d.limits.idle_timeout_secs, 600);
+        assert_eq!(d.auth.backoff_base_ms, 1000);
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
         assert_eq!(Config::default().port, 19530);
     }

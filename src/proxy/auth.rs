@@ -3,15 +3,19 @@
 //! pymilvus sends `base64("user:password")` in the `authorization` header on
 //! every call. With authentication on, a missing or wrong credential is the one
 //! failure answered at the gRPC level (UNAUTHENTICATED), as Milvus does, so the
-//! client fails at once instead of retrying.
+//! client fails at once instead of retrying. Repeated failures back off
+//! ([`super::backoff`]), and refused attempts get the same UNAUTHENTICATED.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine;
 
+use super::backoff::Backoff;
 use super::{ok_status, Ctx, Proxy};
 use crate::catalog::users::Users;
 use crate::error::{invalid, Result};
+use crate::net::PeerAddr;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
 
@@ -22,29 +26,57 @@ fn b64(s: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Checks the `authorization` header of a request.
-pub fn check(users: &Users, req: &tonic::Request<()>) -> std::result::Result<(), tonic::Status> {
-    let Some(header) = req
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Err(tonic::Status::unauthenticated(
-            "missing authorization in header",
-        ));
-    };
-    let ok = b64(header)
-        .and_then(|text| {
-            let (user, pass) = text.split_once(':')?;
-            Some(users.verify(user, pass))
-        })
-        .unwrap_or(false);
-    if ok {
-        Ok(())
-    } else {
-        Err(tonic::Status::unauthenticated(
-            "auth check failure, please check username and password are correct",
-        ))
+/// The credential check with failed-login back-off.
+pub struct Gate {
+    users: Arc<Users>,
+    backoff: Backoff,
+}
+
+impl Gate {
+    pub fn new(users: Arc<Users>, backoff: Backoff) -> Self {
+        Gate { users, backoff }
+    }
+
+    /// Checks the `authorization` header of a request.
+    ///
+    /// Credentials verified before are answered from the users' cache without
+    /// back-off, so a working client is not slowed by someone guessing; any
+    /// other attempt is refused while its user or address is backing off.
+    pub fn check(&self, req: &tonic::Request<()>) -> std::result::Result<(), tonic::Status> {
+        let Some(header) = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Err(tonic::Status::unauthenticated(
+                "missing authorization in header",
+            ));
+        };
+        let failure = || {
+            tonic::Status::unauthenticated(
+                "auth check failure, please check username and password are correct",
+            )
+        };
+        let text = b64(header).ok_or_else(failure)?;
+        let (user, pass) = text.split_once(':').ok_or_else(failure)?;
+        if self.users.verify_cached(user, pass) {
+            return Ok(());
+        }
+        let addr = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
+        let now = Instant::now();
+        if let Some(wait) = self.backoff.blocked(user, addr, now) {
+            return Err(tonic::Status::unauthenticated(format!(
+                "auth check failure: too many failed login attempts, retry in {:.1} s",
+                wait.as_secs_f64()
+            )));
+        }
+        if self.users.verify(user, pass) {
+            self.backoff.succeeded(user, addr);
+            Ok(())
+        } else {
+            self.backoff.failed(user, addr, now);
+            Err(failure())
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod alias_db;
 pub mod auth;
+pub mod backoff;
 mod collection;
 mod index;
 mod misc;
@@ -52,6 +53,8 @@ pub struct Proxy {
 pub struct Ctx {
     /// The database from the `dbname` header ("" → default).
     pub header_db: String,
+    /// When the client stops waiting (its `grpc-timeout`), if it said.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Ctx {

@@ -3,9 +3,13 @@
 //! Every handler's error becomes the response's in-band status, and a panic is
 //! caught and reported the same way: pymilvus retries gRPC-level failures for
 //! minutes, so the call itself always succeeds unless credentials are wrong.
+//! The same holds for the limits around a handler: a request the connection
+//! layer refused ([`net::Refusal`]), a passed `grpc-timeout` deadline and a
+//! response larger than `max_message_bytes` are all answered in-band.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::FutureExt;
 use tonic::{Request, Response};
@@ -13,6 +17,7 @@ use tonic::{Request, Response};
 use super::status::StatusResponse;
 use super::{alias_db, auth, collection, index, misc, partition, query, search, write, Ctx, Proxy};
 use crate::error::QuiverError;
+use crate::net;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
 use crate::proto::milvus::milvus_service_server::MilvusService;
@@ -21,12 +26,34 @@ use crate::proto::milvus::milvus_service_server::MilvusService;
 #[derive(Clone)]
 pub struct Service {
     proxy: Arc<Proxy>,
+    max_response_bytes: usize,
 }
 
 impl Service {
-    /// Wraps the proxy.
-    pub fn new(proxy: Arc<Proxy>) -> Self {
-        Service { proxy }
+    /// Wraps the proxy; responses over `max_response_bytes` become an error status.
+    pub fn new(proxy: Arc<Proxy>, max_response_bytes: usize) -> Self {
+        Service {
+            proxy,
+            max_response_bytes,
+        }
+    }
+}
+
+/// RPCs that only read: safe to abandon when the deadline passes. Writes and
+/// schema changes always finish once started (the deadline is checked first).
+fn abandonable(method: &str) -> bool {
+    matches!(method, "search" | "hybrid_search" | "query")
+}
+
+fn refusal_error(r: &net::Refusal) -> QuiverError {
+    match r {
+        net::Refusal::Busy { bytes, budget } => QuiverError::RateLimited(format!(
+            "{bytes} request bytes would exceed the in-flight budget of {budget} bytes \
+             (max_inflight_bytes); retry later or send smaller batches"
+        )),
+        net::Refusal::TooLarge { bytes, max } => QuiverError::TooLarge(format!(
+            "request of {bytes} bytes exceeds max_message_bytes ({max}); send smaller batches"
+        )),
     }
 }
 
@@ -37,16 +64,39 @@ fn ctx_of<T>(req: &Request<T>) -> Ctx {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    Ctx { header_db }
+    let deadline = req.extensions().get::<net::Deadline>().map(|d| d.0);
+    Ctx {
+        header_db,
+        deadline,
+    }
 }
 
-/// Runs a handler, turning errors and panics into an in-band status.
-async fn run<Resp, F>(fut: F) -> Result<Response<Resp>, tonic::Status>
+/// Runs a handler, turning errors, panics, a passed deadline and an
+/// oversized response into an in-band status.
+async fn run<Resp, F>(
+    method: &str,
+    deadline: Option<Instant>,
+    max_bytes: usize,
+    fut: F,
+) -> Result<Response<Resp>, tonic::Status>
 where
-    Resp: StatusResponse,
+    Resp: StatusResponse + prost::Message,
     F: std::future::Future<Output = crate::error::Result<Resp>>,
 {
-    let resp = match AssertUnwindSafe(fut).catch_unwind().await {
+    let late = || {
+        Ok(Err(QuiverError::DeadlineExceeded(format!(
+            "{method}: the client's timeout passed"
+        ))))
+    };
+    let caught = AssertUnwindSafe(fut).catch_unwind();
+    let outcome = match deadline {
+        Some(d) if Instant::now() >= d => late(),
+        Some(d) if abandonable(method) => tokio::time::timeout_at(d.into(), caught)
+            .await
+            .unwrap_or_else(|_| late()),
+        _ => caught.await,
+    };
+    let resp = match outcome {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             if !e.is_user_error() {
@@ -64,6 +114,15 @@ where
             Resp::from_error(&QuiverError::Internal(format!("request failed: {what}")))
         }
     };
+    let len = resp.encoded_len();
+    if len > max_bytes {
+        return Ok(Response::new(Resp::from_error(&QuiverError::TooLarge(
+            format!(
+                "{method}: the response of {len} bytes exceeds max_message_bytes ({max_bytes}); \
+             lower limit or output_fields, or page with query_iterator/search_iterator"
+            ),
+        ))));
+    }
     Ok(Response::new(resp))
 }
 
@@ -74,8 +133,14 @@ macro_rules! rpcs {
             $(
                 async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, tonic::Status> {
                     let ctx = ctx_of(&request);
+                    if let Some(r) = request.extensions().get::<net::Refusal>() {
+                        let e = refusal_error(r);
+                        tracing::debug!(error = %e, "request refused");
+                        return Ok(Response::new(<$resp as StatusResponse>::from_error(&e)));
+                    }
                     let proxy = self.proxy.clone();
-                    run($handler(proxy, ctx, request.into_inner())).await
+                    let name = stringify!($method);
+                    run(name, ctx.deadline, self.max_response_bytes, $handler(proxy, ctx, request.into_inner())).await
                 }
             )*
         }

@@ -1,0 +1,1 @@
+//! Connection-layer tests over real sockets.
