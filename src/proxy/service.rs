@@ -288,3 +288,75 @@ rpcs! {
     get_refresh_external_collection_progress: m::GetRefreshExternalCollectionProgressRequest => m::GetRefreshExternalCollectionProgressResponse = misc::unsupported;
     list_refresh_external_collection_jobs: m::ListRefreshExternalCollectionJobsRequest => m::ListRefreshExternalCollectionJobsResponse = misc::unsupported;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn code_of(r: &m::QueryResults) -> i32 {
+        r.status.as_ref().map_or(0, |s| s.code)
+    }
+
+    async fn slow_ok() -> crate::error::Result<m::QueryResults> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(m::QueryResults::default())
+    }
+
+    #[tokio::test]
+    async fn passed_deadline_answers_timeout_in_band() {
+        let past = Instant::now() - Duration::from_millis(1);
+        let r = run("insert", Some(past), usize::MAX, slow_ok()).await;
+        assert_eq!(code_of(r.expect("in-band").get_ref()), 10001);
+    }
+
+    #[tokio::test]
+    async fn reads_are_abandoned_at_the_deadline_writes_are_not() {
+        let soon = Instant::now() + Duration::from_millis(50);
+        let t0 = Instant::now();
+        let r = run("search", Some(soon), usize::MAX, slow_ok()).await;
+        assert_eq!(code_of(r.expect("in-band").get_ref()), 10001);
+        assert!(t0.elapsed() < Duration::from_millis(250));
+        let soon = Instant::now() + Duration::from_millis(50);
+        let r = run("insert", Some(soon), usize::MAX, slow_ok()).await;
+        assert_eq!(
+            code_of(r.expect("in-band").get_ref()),
+            0,
+            "a started write finishes"
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_responses_become_a_status() {
+        let big = async {
+            Ok(m::QueryResults {
+                output_fields: vec!["x".repeat(2000)],
+                ..Default::default()
+            })
+        };
+        let r = run("query", None, 1000, big).await.expect("in-band");
+        let status = r.get_ref().status.clone().expect("status");
+        assert_eq!(status.code, 1102);
+        assert!(
+            status.reason.contains("max_message_bytes"),
+            "{}",
+            status.reason
+        );
+        let small = async { Ok(m::QueryResults::default()) };
+        let r = run("query", None, 1000, small).await.expect("in-band");
+        assert_eq!(code_of(r.get_ref()), 0);
+    }
+
+    #[test]
+    fn refusals_map_to_rate_limit_and_too_large() {
+        let busy = refusal_error(&net::Refusal::Busy {
+            bytes: 10,
+            budget: 5,
+        });
+        assert_eq!(busy.status_parts().0, 8);
+        assert_eq!(busy.status_parts().1, crate::error::legacy::RATE_LIMIT);
+        let big = refusal_error(&net::Refusal::TooLarge { bytes: 10, max: 5 });
+        assert_eq!(big.status_parts().0, 1102);
+    }
+}
