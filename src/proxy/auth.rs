@@ -7,9 +7,10 @@
 //! ([`super::backoff`]), and refused attempts get the same UNAUTHENTICATED.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
+use parking_lot::{Condvar, Mutex};
 
 use super::backoff::Backoff;
 use super::{ok_status, Ctx, Proxy};
@@ -30,11 +31,55 @@ fn b64(s: &str) -> Option<String> {
 pub struct Gate {
     users: Arc<Users>,
     backoff: Backoff,
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// Password checks running at once, at most: each argon2 check takes ~19 MiB
+/// and a core for tens of milliseconds, and a burst of guesses arrives before
+/// any failure is recorded.
+const MAX_VERIFYING: usize = 4;
+/// How long a check waits for a slot before the client is told to retry.
+const VERIFY_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs blocking work without stalling the other tasks of a runtime worker.
+fn in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 impl Gate {
     pub fn new(users: Arc<Users>, backoff: Backoff) -> Self {
-        Gate { users, backoff }
+        Gate {
+            users,
+            backoff,
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// A password check under the concurrency bound; `None` if no slot freed up.
+    fn verify_bounded(&self, user: &str, pass: &str) -> Option<bool> {
+        in_place(|| {
+            let until = Instant::now() + VERIFY_WAIT;
+            {
+                let mut busy = self.busy.lock();
+                while *busy >= MAX_VERIFYING {
+                    if self.freed.wait_until(&mut busy, until).timed_out() {
+                        return None;
+                    }
+                }
+                *busy += 1;
+            }
+            let ok = self.users.verify(user, pass);
+            *self.busy.lock() -= 1;
+            self.freed.notify_one();
+            Some(ok)
+        })
     }
 
     /// Checks the `authorization` header of a request.
@@ -70,12 +115,19 @@ impl Gate {
                 wait.as_secs_f64()
             )));
         }
-        if self.users.verify(user, pass) {
-            self.backoff.succeeded(user, addr);
-            Ok(())
-        } else {
-            self.backoff.failed(user, addr, now);
-            Err(failure())
+        match self.verify_bounded(user, pass) {
+            Some(true) => {
+                self.backoff.succeeded(user, addr);
+                Ok(())
+            }
+            Some(false) => {
+                self.backoff.failed(user, addr, now);
+                Err(failure())
+            }
+            // UNAVAILABLE: pymilvus reconnects and retries.
+            None => Err(tonic::Status::unavailable(
+                "too many logins being checked at once; retry",
+            )),
         }
     }
 }
