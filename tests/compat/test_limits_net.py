@@ -17,7 +17,7 @@ import pytest
 from pymilvus import MilvusClient
 
 from conftest import QuiverServer
-from _util import T, index_params, milvus_error, simple_schema
+from _util import T, count_rows, index_params, milvus_error, simple_schema
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
@@ -209,3 +209,44 @@ def test_oversized_request_and_response_answer_in_band(net_server, unique_name):
     assert err.code == 1102 and "iterator" in err.message, err
     assert len(c.query(name, filter="id < 5", output_fields=["id"])) == 5
     c.close()
+
+
+@pytest.mark.timeout_s(90)
+def test_inflight_budget_refusals_are_retried_by_pymilvus(tmp_path, unique_name, monkeypatch):
+    # Refusals are logged at debug level; the log shows the budget really refused some.
+    monkeypatch.setenv("QUIVER_LOG", "info,quiver::proxy::service=debug")
+    srv = limited_server(tmp_path, "max_inflight_bytes = 1000000\ninflight_wait_secs = 0\n")
+    name = unique_name()
+    dim = 128
+    setup = MilvusClient(uri=srv.uri, timeout=30, dedicated=True)
+    setup.create_collection(name, schema=simple_schema(dim), timeout=T)
+    batch = 1500  # ~770 KB per insert: two at once exceed the 1 MB budget
+    batches = [_rows(batch, dim, start) for start in range(0, 12 * batch, batch)]
+    import threading
+
+    errors = []
+
+    def writer(mine):
+        try:
+            c = MilvusClient(uri=srv.uri, timeout=60, dedicated=True)
+            for rows in mine:
+                c.insert(name, rows)
+            c.close()
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(batches[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=80)
+    assert not errors, errors
+    setup.create_index(name, index_params("vec", "FLAT", "L2"), timeout=T)
+    setup.load_collection(name, timeout=T)
+    assert count_rows(setup, name) == 12 * batch, "an insert refused by the budget was lost"
+    refused = srv.log_text().count("rate limit exceeded")
+    # Four writers of 770 KB messages against a 1 MB budget with no wait: overlaps
+    # are refused in-band (code 8), and pymilvus retried every one of them.
+    assert refused >= 1, "no insert was ever refused: the budget was not exercised"
+    setup.close()
+    srv.kill()
