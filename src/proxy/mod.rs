@@ -58,6 +58,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Fails once the client's deadline has passed: called before work that a
+    /// departed client would only waste (a search or query on the blocking pool
+    /// runs to its end once started).
+    pub fn check_deadline(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(QuiverError::DeadlineExceeded(
+                "the client's timeout passed before the search or query started".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The database a request addresses: its own `db_name` field if set, then
     /// the `dbname` header, then `default`.
     pub fn db<'a>(&'a self, request_db: &'a str) -> &'a str {
