@@ -63,11 +63,31 @@ impl FilterLimits {
 }
 
 /// Authentication (off by default, as in Milvus).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Require `user:password` credentials (root / Milvus at first start).
     pub enabled: bool,
+    /// Failed logins (per user and per client address) before back-off starts.
+    pub free_failures: u32,
+    /// First back-off step; each further failure doubles it.
+    pub backoff_base_ms: u64,
+    /// Longest back-off step.
+    pub backoff_max_ms: u64,
+    /// Failures are forgotten after this long without a new one.
+    pub backoff_forget_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: false,
+            free_failures: 3,
+            backoff_base_ms: 1000,
+            backoff_max_ms: 60_000,
+            backoff_forget_secs: 900,
+        }
+    }
 }
 
 /// Object storage for sealed segments.
@@ -97,6 +117,28 @@ pub struct Limits {
     /// An index build whose estimated memory exceeds this is refused and the
     /// index marked Failed, instead of the build exhausting memory.
     pub index_build_max_bytes: usize,
+    // Connections and requests (src/net)
+    /// A connection that has not sent the HTTP/2 preface and SETTINGS by then is closed.
+    pub handshake_timeout_secs: u64,
+    /// A connection with no request for this long is closed gracefully (0: never).
+    pub idle_timeout_secs: u64,
+    /// HTTP/2 PING interval on quiet connections (0: no pings).
+    pub keepalive_interval_secs: u64,
+    /// A PING unanswered for this long closes the connection.
+    pub keepalive_timeout_secs: u64,
+    /// Open connections beyond this are closed at once (0: no cap).
+    pub max_connections: usize,
+    /// Concurrent requests (HTTP/2 streams) per connection.
+    pub max_streams_per_connection: u32,
+    /// Grace period for receiving a request body (0: no body deadline).
+    pub request_body_timeout_secs: u64,
+    /// After the grace period a body must keep arriving at this average rate
+    /// (0: the grace period is a hard limit).
+    pub min_request_bytes_per_sec: u64,
+    /// Total bytes of request messages being received and handled at once (0: no bound).
+    pub max_inflight_bytes: usize,
+    /// How long a request waits for room under `max_inflight_bytes` before it is refused.
+    pub inflight_wait_secs: u64,
 }
 
 impl Default for Limits {
@@ -108,6 +150,17 @@ impl Default for Limits {
             seal_idle_secs: 600,
             max_partitions: 1024,
             index_build_max_bytes: 64 << 30,
+            // Connections and requests (src/net)
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 600,
+            keepalive_interval_secs: 60,
+            keepalive_timeout_secs: 20,
+            max_connections: 4096,
+            max_streams_per_connection: 128,
+            request_body_timeout_secs: 30,
+            min_request_bytes_per_sec: 64 << 10,
+            max_inflight_bytes: 1 << 30,
+            inflight_wait_secs: 10,
         }
     }
 }
@@ -155,8 +208,22 @@ mod tests {
             seal_idle_secs = 5
             max_partitions = 7
             index_build_max_bytes = 1000
+            handshake_timeout_secs = 1
+            idle_timeout_secs = 2
+            keepalive_interval_secs = 3
+            keepalive_timeout_secs = 4
+            max_connections = 5
+            max_streams_per_connection = 6
+            request_body_timeout_secs = 7
+            min_request_bytes_per_sec = 8
+            max_inflight_bytes = 9
+            inflight_wait_secs = 10
             [auth]
             enabled = true
+            free_failures = 1
+            backoff_base_ms = 2
+            backoff_max_ms = 3
+            backoff_forget_secs = 4
             [filter]
             max_expr_bytes = 100
             max_depth = 7
@@ -176,6 +243,18 @@ mod tests {
             c.filter.max_predicates,
             quiver_filter::Limits::DEFAULT.max_predicates
         );
+        assert_eq!(c.limits.handshake_timeout_secs, 1);
+        assert_eq!(c.limits.max_connections, 5);
+        assert_eq!(c.limits.max_streams_per_connection, 6);
+        assert_eq!(c.limits.min_request_bytes_per_sec, 8);
+        assert_eq!(c.limits.max_inflight_bytes, 9);
+        assert_eq!(c.limits.inflight_wait_secs, 10);
+        assert_eq!(c.auth.free_failures, 1);
+        assert_eq!(c.auth.backoff_max_ms, 3);
+        assert_eq!(c.auth.backoff_forget_secs, 4);
+        let d: Config = toml::from_str("[limits]\nsync_wal = true").expect("old config");
+        assert_eq!(d.limits.idle_timeout_secs, 600);
+        assert_eq!(d.auth.backoff_base_ms, 1000);
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
         assert_eq!(Config::default().port, 19530);
     }

@@ -46,6 +46,12 @@ pub enum QuiverError {
     ShuttingDown,
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("rate limit exceeded[{0}]")]
+    RateLimited(String),
+    #[error("message too large[{0}]")]
+    TooLarge(String),
+    #[error("request deadline exceeded before the server finished[{0}]")]
+    DeadlineExceeded(String),
 }
 
 /// Legacy `common.ErrorCode` values pymilvus branches on.
@@ -56,6 +62,7 @@ pub mod legacy {
     pub const META_FAILED: i32 = 15;
     pub const INDEX_NOT_EXIST: i32 = 25;
     pub const NOT_READY: i32 = 56;
+    pub const RATE_LIMIT: i32 = 49;
 }
 
 impl QuiverError {
@@ -80,13 +87,24 @@ impl QuiverError {
             Unsupported(_) => (1, legacy::UNEXPECTED),
             ShuttingDown => (1, legacy::NOT_READY),
             Internal(_) => (65535, legacy::UNEXPECTED),
+            // Milvus merr: ErrServiceRateLimit (pymilvus retries it),
+            // ErrParameterTooLarge, and its TimeoutCode.
+            RateLimited(_) => (8, legacy::RATE_LIMIT),
+            TooLarge(_) => (1102, legacy::UNEXPECTED),
+            DeadlineExceeded(_) => (10001, legacy::UNEXPECTED),
         };
         (code, legacy, self.to_string())
     }
 
     /// Whether the caller, rather than the server, is at fault.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, QuiverError::Internal(_) | QuiverError::ShuttingDown)
+        !matches!(
+            self,
+            QuiverError::Internal(_)
+                | QuiverError::ShuttingDown
+                | QuiverError::RateLimited(_)
+                | QuiverError::DeadlineExceeded(_)
+        )
     }
 }
 

@@ -9,6 +9,7 @@ mod convert;
 mod datanode;
 mod error;
 mod indexnode;
+mod net;
 mod proto;
 mod proxy;
 mod querynode;
@@ -94,10 +95,21 @@ fn main() -> anyhow::Result<()> {
             if auth {
                 cfg.auth.enabled = true;
             }
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            // Two runtimes: accepting and HTTP/2 framing on their own threads,
+            // so recovery, compaction or heavy handlers (all on `work`) never
+            // keep a new client from connecting.
+            let io = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("quiver-io")
                 .enable_all()
                 .build()?;
-            rt.block_on(server::serve(cfg))
+            let work = tokio::runtime::Builder::new_multi_thread()
+                .thread_name("quiver-work")
+                .enable_all()
+                .build()?;
+            let result = io.block_on(server::serve(cfg, work.handle().clone()));
+            work.shutdown_timeout(std::time::Duration::from_secs(5));
+            result
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Standalone wiring: every role in one process, connected without a network.
 //!
 //! Cluster mode would put gRPC between these same components; here the proxy
-//! holds the data, query and index roles directly.
+//! holds the data, query and index roles directly. [`serve`] puts the
+//! connection layer ([`crate::net`]) in front of the tonic service.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::datanode::{DataNode, DataNodeConfig};
 use crate::indexnode::IndexNode;
+use crate::net::{self, Handler, NetLimits, ReqBody};
 use crate::proto::milvus::milvus_service_server::MilvusServiceServer;
+use crate::proxy::backoff::{Backoff, BackoffConfig};
 use crate::proxy::{service::Service, Proxy};
 use crate::querynode::QueryNode;
 
@@ -58,9 +61,12 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
 }
 
 /// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+///
+/// Runs on the I/O runtime: the listener is bound and accepting before the
+/// data is opened (on `work`, like every handler), so clients connect at once
+/// after a restart and their first requests wait for recovery to finish.
+pub async fn serve(cfg: Config, work: tokio::runtime::Handle) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let proxy = open(&cfg).await?;
     let addr: SocketAddr = format!("{}:{}", cfg.host, cfg.port)
         .parse()
         .with_context(|| format!("invalid listen address {}:{}", cfg.host, cfg.port))?;
@@ -68,33 +74,86 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    let users = proxy.users.clone();
+    let (ready_tx, ready_rx) = tokio::sync::watch::channel(None);
+    let limits = NetLimits::from_config(&cfg.limits);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let accept = tokio::spawn(net::serve(
+        listener,
+        ready_rx,
+        limits,
+        work.clone(),
+        async move {
+            tokio::select! {
+                _ = shutdown_signal() => {},
+                _ = stop_rx => {},
+            }
+        },
+    ));
+    tracing::info!(
+        "Quiver {} listening on {local} (data dir {})",
+        env!("CARGO_PKG_VERSION"),
+        cfg.data_dir.display(),
+    );
+    let opened = {
+        let cfg = cfg.clone();
+        work.spawn(async move { open(&cfg).await }).await
+    };
+    let proxy = match opened {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            let _ = stop_tx.send(());
+            let _ = accept.await;
+            return Err(e);
+        }
+        Err(e) => {
+            let _ = stop_tx.send(());
+            let _ = accept.await;
+            anyhow::bail!("opening the data failed: {e}");
+        }
+    };
+    let _ = ready_tx.send(Some(handler(proxy, &cfg)));
+    tracing::info!("ready in {} ms", started.elapsed().as_millis());
+    accept.await?;
+    tracing::info!("Quiver stopped");
+    Ok(())
+}
+
+/// The tonic service (with the auth interceptor) behind a [`Handler`].
+fn handler(proxy: Arc<Proxy>, cfg: &Config) -> Handler {
+    let gate = Arc::new(crate::proxy::auth::Gate::new(
+        proxy.users.clone(),
+        Backoff::new(BackoffConfig::from_config(&cfg.auth)),
+    ));
     let auth_on = cfg.auth.enabled;
-    let svc = MilvusServiceServer::new(Service::new(proxy))
-        .max_decoding_message_size(cfg.limits.max_message_bytes)
-        .max_encoding_message_size(cfg.limits.max_message_bytes);
+    let max = cfg.limits.max_message_bytes;
+    let svc = MilvusServiceServer::new(Service::new(proxy, max))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let svc =
         tonic::service::interceptor::InterceptedService::new(svc, move |req: tonic::Request<()>| {
             if auth_on {
-                crate::proxy::auth::check(&users, &req)?;
+                gate.check(&req)?;
             }
             Ok(req)
         });
-    tracing::info!(
-        "Quiver {} listening on {local} (data dir {}, ready in {} ms)",
-        env!("CARGO_PKG_VERSION"),
-        cfg.data_dir.display(),
-        started.elapsed().as_millis()
-    );
-    // Nagle's algorithm would hold small responses back for up to ~40 ms;
-    // `Server::tcp_nodelay` does not apply to a listener we pass in ourselves.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .add_service(svc)
-        .serve_with_incoming_shutdown(incoming, shutdown_signal())
-        .await?;
-    tracing::info!("Quiver stopped");
-    Ok(())
+    Arc::new(move |req| {
+        let mut svc = svc.clone();
+        Box::pin(async move {
+            use tower_service::Service as _;
+            let ready = futures::future::poll_fn(|cx| {
+                tower_service::Service::<http::Request<ReqBody>>::poll_ready(&mut svc, cx)
+            })
+            .await;
+            let resp = match ready {
+                Ok(()) => svc.call(req).await,
+                Err(e) => Err(e),
+            };
+            match resp {
+                Ok(r) => r.map(tonic::body::Body::new),
+                Err(e) => match e {},
+            }
+        })
+    })
 }
 
 async fn shutdown_signal() {

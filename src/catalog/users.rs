@@ -1,12 +1,21 @@
 //! Users and their credentials, for servers started with authentication on.
 //!
-//! Passwords are stored as salted SHA-256 digests, never in clear. With
-//! authentication off (the default, as in Milvus) credentials are ignored, but
-//! users can still be managed so turning it on later needs no migration.
+//! Passwords are stored as argon2id hashes in PHC string form (random 16-byte
+//! salt, the crate's default cost), never in clear. Records written by older
+//! versions hold one round of salted SHA-256; they still verify and are
+//! re-hashed with argon2id at the first successful login. Because pymilvus
+//! sends the credentials on every call, a verified (user, password) pair is
+//! remembered under a keyed SHA-256 of the pair, so only the first call pays
+//! for argon2; a password change or delete forgets the user's entries.
+//! With authentication off (the default, as in Milvus) credentials are
+//! ignored, but users can still be managed so turning it on later needs no
+//! migration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use argon2::password_hash::SaltString;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use parking_lot::RwLock;
 use quiver_storage::MetaStore;
 use serde::{Deserialize, Serialize};
@@ -18,19 +27,28 @@ use crate::error::{invalid, QuiverError, Result};
 /// The superuser every server has, with Milvus's default password.
 pub const ROOT_USER: &str = "root";
 const ROOT_DEFAULT_PASSWORD: &str = "Milvus";
+/// Verified credentials remembered at most (then the cache starts afresh).
+const CACHE_ENTRIES: usize = 4096;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct UserRecord {
     name: String,
+    /// Legacy SHA-256 salt and digest (records from before argon2).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     salt: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     digest: String,
+    /// argon2id hash in PHC string format.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    phc: String,
 }
 
 fn user_key(name: &str) -> String {
     format!("{KEY_PREFIX}user/{name}")
 }
 
-fn digest(salt: &str, password: &str) -> String {
+/// The legacy digest: SHA-256(salt, 0, password) in hex.
+fn legacy_digest(salt: &str, password: &str) -> String {
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
     h.update([0u8]);
@@ -38,18 +56,54 @@ fn digest(salt: &str, password: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_salt() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    digest(&nanos.to_string(), &std::process::id().to_string())[..16].to_string()
+fn hash_password(password: &str) -> Result<String> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|e| QuiverError::Internal(format!("password salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| QuiverError::Internal(format!("password hash: {e}")))
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Check {
+    Ok,
+    /// Right password, stored the old way: re-hash it.
+    OkLegacy,
+    Wrong,
+}
+
+fn check_record(u: &UserRecord, password: &str) -> Check {
+    if !u.phc.is_empty() {
+        let ok = PasswordHash::new(&u.phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        return if ok { Check::Ok } else { Check::Wrong };
+    }
+    let legacy = legacy_digest(&u.salt, password);
+    if !u.digest.is_empty() && same(legacy.as_bytes(), u.digest.as_bytes()) {
+        Check::OkLegacy
+    } else {
+        Check::Wrong
+    }
 }
 
 /// The user table.
 pub struct Users {
     meta: Arc<dyn MetaStore>,
     users: RwLock<BTreeMap<String, UserRecord>>,
+    /// Keyed hash of (user, password) → user, for credentials verified before.
+    verified: RwLock<HashMap<[u8; 32], String>>,
+    /// Per-process key of that hash, so the cache holds nothing reusable.
+    cache_key: [u8; 32],
 }
 
 impl Users {
@@ -64,6 +118,8 @@ impl Users {
         let this = Users {
             meta,
             users: RwLock::new(users),
+            verified: RwLock::new(HashMap::new()),
+            cache_key: rand::random(),
         };
         if !this.users.read().contains_key(ROOT_USER) {
             this.put(ROOT_USER, ROOT_DEFAULT_PASSWORD)?;
@@ -72,24 +128,62 @@ impl Users {
     }
 
     fn put(&self, name: &str, password: &str) -> Result<()> {
-        let salt = new_salt();
         let rec = UserRecord {
             name: name.to_string(),
-            digest: digest(&salt, password),
-            salt,
+            phc: hash_password(password)?,
+            ..UserRecord::default()
         };
         let bytes = serde_json::to_vec(&rec).map_err(|e| QuiverError::Internal(e.to_string()))?;
         self.meta.put(&user_key(name), bytes)?;
         self.users.write().insert(name.to_string(), rec);
+        self.forget(name);
         Ok(())
     }
 
-    /// Whether `password` is `name`'s.
+    fn cache_slot(&self, name: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.cache_key);
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn forget(&self, name: &str) {
+        self.verified.write().retain(|_, u| u != name);
+    }
+
+    /// Whether this pair was verified before (cheap: no argon2).
+    pub fn verify_cached(&self, name: &str, password: &str) -> bool {
+        let slot = self.cache_slot(name, password);
+        self.verified.read().get(&slot).is_some_and(|u| u == name)
+    }
+
+    /// Whether `password` is `name`'s (argon2 unless cached). A right password
+    /// stored the legacy way is re-hashed with argon2id.
     pub fn verify(&self, name: &str, password: &str) -> bool {
-        self.users
-            .read()
-            .get(name)
-            .is_some_and(|u| digest(&u.salt, password) == u.digest)
+        if self.verify_cached(name, password) {
+            return true;
+        }
+        let Some(rec) = self.users.read().get(name).cloned() else {
+            return false;
+        };
+        match check_record(&rec, password) {
+            Check::Wrong => return false,
+            Check::Ok => {}
+            Check::OkLegacy => {
+                if let Err(e) = self.put(name, password) {
+                    tracing::warn!(user = name, error = %e, "cannot upgrade the password hash");
+                }
+            }
+        }
+        let slot = self.cache_slot(name, password);
+        let mut cache = self.verified.write();
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(slot, name.to_string());
+        true
     }
 
     /// Creates a user (Milvus: 6–256 character passwords).
@@ -127,6 +221,7 @@ impl Users {
         if self.users.write().remove(name).is_some() {
             self.meta.delete(&user_key(name))?;
         }
+        self.forget(name);
         Ok(())
     }
 
@@ -157,5 +252,72 @@ mod tests {
         assert!(u2.delete("root").is_err());
         u2.delete("alice").expect("delete");
         assert_eq!(u2.list(), vec!["root".to_string()]);
+        assert!(
+            !u2.verify("alice", "secret2"),
+            "deleted users are forgotten"
+        );
+    }
+
+    #[test]
+    fn hashes_are_argon2id_phc_with_random_salts() {
+        let a = hash_password("same password").expect("hash");
+        let b = hash_password("same password").expect("hash");
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "salts differ");
+        let rec = UserRecord {
+            name: "u".into(),
+            phc: a,
+            ..UserRecord::default()
+        };
+        assert_eq!(check_record(&rec, "same password"), Check::Ok);
+        assert_eq!(check_record(&rec, "same passwore"), Check::Wrong);
+        let broken = UserRecord {
+            phc: "not a phc string".into(),
+            ..rec
+        };
+        assert_eq!(check_record(&broken, "same password"), Check::Wrong);
+    }
+
+    #[test]
+    fn legacy_sha256_records_migrate_at_login() {
+        let meta: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::default());
+        let old = UserRecord {
+            name: "carol".into(),
+            salt: "0123456789abcdef".into(),
+            digest: legacy_digest("0123456789abcdef", "hunter22"),
+            phc: String::new(),
+        };
+        meta.put(&user_key("carol"), serde_json::to_vec(&old).expect("json"))
+            .expect("put");
+        let u = Users::open(meta.clone()).expect("open");
+        assert!(!u.verify("carol", "hunter23"));
+        let stored = |m: &Arc<dyn MetaStore>| -> UserRecord {
+            let v = m.get(&user_key("carol")).expect("get").expect("present");
+            serde_json::from_slice(&v).expect("json")
+        };
+        assert!(
+            stored(&meta).phc.is_empty(),
+            "a wrong password migrates nothing"
+        );
+        assert!(u.verify("carol", "hunter22"));
+        let now = stored(&meta);
+        assert!(now.phc.starts_with("$argon2id$") && now.digest.is_empty());
+        let again = Users::open(meta).expect("reopen");
+        assert!(again.verify("carol", "hunter22") && !again.verify("carol", "hunter2"));
+    }
+
+    #[test]
+    fn cache_is_dropped_on_password_change() {
+        let meta: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::default());
+        let u = Users::open(meta).expect("open");
+        u.create("dave", "password1").expect("create");
+        assert!(!u.verify_cached("dave", "password1"));
+        assert!(u.verify("dave", "password1"));
+        assert!(u.verify_cached("dave", "password1"));
+        assert!(!u.verify_cached("dave", "password2"));
+        u.update("dave", "password1", "password2").expect("update");
+        assert!(!u.verify_cached("dave", "password1"));
+        assert!(!u.verify("dave", "password1"));
+        assert!(u.verify("dave", "password2"));
     }
 }

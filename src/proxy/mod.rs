@@ -8,6 +8,7 @@
 
 mod alias_db;
 pub mod auth;
+pub mod backoff;
 mod collection;
 mod index;
 mod misc;
@@ -54,9 +55,23 @@ pub struct Proxy {
 pub struct Ctx {
     /// The database from the `dbname` header ("" → default).
     pub header_db: String,
+    /// When the client stops waiting (its `grpc-timeout`), if it said.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Ctx {
+    /// Fails once the client's deadline has passed: called before work that a
+    /// departed client would only waste (a search or query on the blocking pool
+    /// runs to its end once started).
+    pub fn check_deadline(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(QuiverError::DeadlineExceeded(
+                "the client's timeout passed before the search or query started".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The database a request addresses: its own `db_name` field if set, then
     /// the `dbname` header, then `default`.
     pub fn db<'a>(&'a self, request_db: &'a str) -> &'a str {

@@ -170,6 +170,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
         Some(resolve(&coll.schema, &r.output_fields, true)?)
     };
     let pks = filter.as_ref().and_then(|f| f.primary_key_values());
+    ctx.check_deadline()?;
     let out = p
         .query
         .query(QueryPlan {

@@ -194,6 +194,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
     };
     let limit = prm.topk + prm.offset;
     let nq = queries.len();
+    ctx.check_deadline()?;
     let out = p
         .query
         .search(SearchPlan {

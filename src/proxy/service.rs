@@ -3,9 +3,13 @@
 //! Every handler's error becomes the response's in-band status, and a panic is
 //! caught and reported the same way: pymilvus retries gRPC-level failures for
 //! minutes, so the call itself always succeeds unless credentials are wrong.
+//! The same holds for the limits around a handler: a request the connection
+//! layer refused ([`net::Refusal`]), a passed `grpc-timeout` deadline and a
+//! response larger than `max_message_bytes` are all answered in-band.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::FutureExt;
 use tonic::{Request, Response};
@@ -13,6 +17,7 @@ use tonic::{Request, Response};
 use super::status::StatusResponse;
 use super::{alias_db, auth, collection, index, misc, partition, query, search, write, Ctx, Proxy};
 use crate::error::QuiverError;
+use crate::net;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
 use crate::proto::milvus::milvus_service_server::MilvusService;
@@ -21,12 +26,34 @@ use crate::proto::milvus::milvus_service_server::MilvusService;
 #[derive(Clone)]
 pub struct Service {
     proxy: Arc<Proxy>,
+    max_response_bytes: usize,
 }
 
 impl Service {
-    /// Wraps the proxy.
-    pub fn new(proxy: Arc<Proxy>) -> Self {
-        Service { proxy }
+    /// Wraps the proxy; responses over `max_response_bytes` become an error status.
+    pub fn new(proxy: Arc<Proxy>, max_response_bytes: usize) -> Self {
+        Service {
+            proxy,
+            max_response_bytes,
+        }
+    }
+}
+
+/// RPCs that only read: safe to abandon when the deadline passes. Writes and
+/// schema changes always finish once started (the deadline is checked first).
+fn abandonable(method: &str) -> bool {
+    matches!(method, "search" | "hybrid_search" | "query")
+}
+
+fn refusal_error(r: &net::Refusal) -> QuiverError {
+    match r {
+        net::Refusal::Busy { bytes, budget } => QuiverError::RateLimited(format!(
+            "{bytes} request bytes would exceed the in-flight budget of {budget} bytes \
+             (max_inflight_bytes); retry later or send smaller batches"
+        )),
+        net::Refusal::TooLarge { bytes, max } => QuiverError::TooLarge(format!(
+            "request of {bytes} bytes exceeds max_message_bytes ({max}); send smaller batches"
+        )),
     }
 }
 
@@ -37,16 +64,39 @@ fn ctx_of<T>(req: &Request<T>) -> Ctx {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    Ctx { header_db }
+    let deadline = req.extensions().get::<net::Deadline>().map(|d| d.0);
+    Ctx {
+        header_db,
+        deadline,
+    }
 }
 
-/// Runs a handler, turning errors and panics into an in-band status.
-async fn run<Resp, F>(fut: F) -> Result<Response<Resp>, tonic::Status>
+/// Runs a handler, turning errors, panics, a passed deadline and an
+/// oversized response into an in-band status.
+async fn run<Resp, F>(
+    method: &str,
+    deadline: Option<Instant>,
+    max_bytes: usize,
+    fut: F,
+) -> Result<Response<Resp>, tonic::Status>
 where
-    Resp: StatusResponse,
+    Resp: StatusResponse + prost::Message,
     F: std::future::Future<Output = crate::error::Result<Resp>>,
 {
-    let resp = match AssertUnwindSafe(fut).catch_unwind().await {
+    let late = || {
+        Ok(Err(QuiverError::DeadlineExceeded(format!(
+            "{method}: the client's timeout passed"
+        ))))
+    };
+    let caught = AssertUnwindSafe(fut).catch_unwind();
+    let outcome = match deadline {
+        Some(d) if Instant::now() >= d => late(),
+        Some(d) if abandonable(method) => tokio::time::timeout_at(d.into(), caught)
+            .await
+            .unwrap_or_else(|_| late()),
+        _ => caught.await,
+    };
+    let resp = match outcome {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             if !e.is_user_error() {
@@ -64,6 +114,15 @@ where
             Resp::from_error(&QuiverError::Internal(format!("request failed: {what}")))
         }
     };
+    let len = resp.encoded_len();
+    if len > max_bytes {
+        return Ok(Response::new(Resp::from_error(&QuiverError::TooLarge(
+            format!(
+                "{method}: the response of {len} bytes exceeds max_message_bytes ({max_bytes}); \
+             lower limit or output_fields, or page with query_iterator/search_iterator"
+            ),
+        ))));
+    }
     Ok(Response::new(resp))
 }
 
@@ -74,8 +133,14 @@ macro_rules! rpcs {
             $(
                 async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, tonic::Status> {
                     let ctx = ctx_of(&request);
+                    if let Some(r) = request.extensions().get::<net::Refusal>() {
+                        let e = refusal_error(r);
+                        tracing::debug!(error = %e, "request refused");
+                        return Ok(Response::new(<$resp as StatusResponse>::from_error(&e)));
+                    }
                     let proxy = self.proxy.clone();
-                    run($handler(proxy, ctx, request.into_inner())).await
+                    let name = stringify!($method);
+                    run(name, ctx.deadline, self.max_response_bytes, $handler(proxy, ctx, request.into_inner())).await
                 }
             )*
         }
@@ -222,4 +287,76 @@ rpcs! {
     refresh_external_collection: m::RefreshExternalCollectionRequest => m::RefreshExternalCollectionResponse = misc::unsupported;
     get_refresh_external_collection_progress: m::GetRefreshExternalCollectionProgressRequest => m::GetRefreshExternalCollectionProgressResponse = misc::unsupported;
     list_refresh_external_collection_jobs: m::ListRefreshExternalCollectionJobsRequest => m::ListRefreshExternalCollectionJobsResponse = misc::unsupported;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn code_of(r: &m::QueryResults) -> i32 {
+        r.status.as_ref().map_or(0, |s| s.code)
+    }
+
+    async fn slow_ok() -> crate::error::Result<m::QueryResults> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(m::QueryResults::default())
+    }
+
+    #[tokio::test]
+    async fn passed_deadline_answers_timeout_in_band() {
+        let past = Instant::now() - Duration::from_millis(1);
+        let r = run("insert", Some(past), usize::MAX, slow_ok()).await;
+        assert_eq!(code_of(r.expect("in-band").get_ref()), 10001);
+    }
+
+    #[tokio::test]
+    async fn reads_are_abandoned_at_the_deadline_writes_are_not() {
+        let soon = Instant::now() + Duration::from_millis(50);
+        let t0 = Instant::now();
+        let r = run("search", Some(soon), usize::MAX, slow_ok()).await;
+        assert_eq!(code_of(r.expect("in-band").get_ref()), 10001);
+        assert!(t0.elapsed() < Duration::from_millis(250));
+        let soon = Instant::now() + Duration::from_millis(50);
+        let r = run("insert", Some(soon), usize::MAX, slow_ok()).await;
+        assert_eq!(
+            code_of(r.expect("in-band").get_ref()),
+            0,
+            "a started write finishes"
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_responses_become_a_status() {
+        let big = async {
+            Ok(m::QueryResults {
+                output_fields: vec!["x".repeat(2000)],
+                ..Default::default()
+            })
+        };
+        let r = run("query", None, 1000, big).await.expect("in-band");
+        let status = r.get_ref().status.clone().expect("status");
+        assert_eq!(status.code, 1102);
+        assert!(
+            status.reason.contains("max_message_bytes"),
+            "{}",
+            status.reason
+        );
+        let small = async { Ok(m::QueryResults::default()) };
+        let r = run("query", None, 1000, small).await.expect("in-band");
+        assert_eq!(code_of(r.get_ref()), 0);
+    }
+
+    #[test]
+    fn refusals_map_to_rate_limit_and_too_large() {
+        let busy = refusal_error(&net::Refusal::Busy {
+            bytes: 10,
+            budget: 5,
+        });
+        assert_eq!(busy.status_parts().0, 8);
+        assert_eq!(busy.status_parts().1, crate::error::legacy::RATE_LIMIT);
+        let big = refusal_error(&net::Refusal::TooLarge { bytes: 10, max: 5 });
+        assert_eq!(big.status_parts().0, 1102);
+    }
 }

@@ -2,6 +2,8 @@
 refuses them (gRPC UNAUTHENTICATED, which pymilvus reports as a failed connect, code 2)
 and users can be managed; without --auth credentials are ignored, as in Milvus."""
 
+import time
+
 import pytest
 from pymilvus import MilvusClient, MilvusException
 
@@ -56,3 +58,55 @@ def test_credentials_are_ignored_without_auth(server):
     c = MilvusClient(uri=server.uri, token="root:definitely-wrong", timeout=10, dedicated=True)
     assert isinstance(c.list_collections(), list)
     c.close()
+
+
+def _raw_connect(port: int, token: str):
+    """One Connect over a plain gRPC channel: returns None or the RpcError, so the
+    server's exact reason (checked vs refused by back-off) is visible."""
+    import base64
+
+    import grpc
+    from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = milvus_pb2_grpc.MilvusServiceStub(ch)
+        auth = base64.b64encode(token.encode()).decode()
+        try:
+            stub.Connect(milvus_pb2.ConnectRequest(), metadata=[("authorization", auth)], timeout=5)
+            return None
+        except grpc.RpcError as e:
+            return e
+
+
+@pytest.mark.timeout_s(60)
+def test_failed_logins_back_off_and_recover(tmp_path):
+    import grpc
+
+    cfg = tmp_path / "quiver.toml"
+    cfg.write_text("[auth]\nenabled = true\nbackoff_base_ms = 400\nbackoff_max_ms = 800\n")
+    srv = QuiverServer(tmp_path / "data", extra_args=["--config", str(cfg)]).start()
+    try:
+        # A client that logged in before keeps working while someone guesses.
+        ok = MilvusClient(uri=srv.uri, token="root:Milvus", timeout=10, dedicated=True)
+        ok.create_user("eve", "Secret123")
+        t0 = time.monotonic()
+        errors = [_raw_connect(srv.port, f"root:guess{i}") for i in range(100)]
+        elapsed = time.monotonic() - t0
+        assert all(e is not None and e.code() == grpc.StatusCode.UNAUTHENTICATED for e in errors)
+        refused = [e for e in errors if "too many failed login attempts" in (e.details() or "")]
+        checked = len(errors) - len(refused)
+        # 3 free failures, then one more check per expired back-off step.
+        assert len(refused) >= 80, f"only {len(refused)} of 100 refused ({checked} checked in {elapsed:.2f} s)"
+        assert ok.list_collections() == []
+        # Right after the guesses the address is still backing off, even for a
+        # right password that was not verified before...
+        e = _raw_connect(srv.port, "eve:Secret123")
+        assert e is not None and "too many failed login attempts" in e.details(), e
+        # ...and once the (short, configured) back-off has passed it works.
+        time.sleep(1.0)
+        again = MilvusClient(uri=srv.uri, token="eve:Secret123", timeout=10, dedicated=True)
+        assert again.list_collections() == []
+        again.close()
+        ok.close()
+    finally:
+        srv.kill()
