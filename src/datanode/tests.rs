@@ -287,3 +287,71 @@ async fn wal_of_dropped_and_idle_collections_is_removed() {
         Some(2)
     );
 }
+
+/// The query node drops a search or query whose client deadline has passed
+/// between units of work, and serves the same plan without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_node_stops_at_a_passed_deadline() {
+    use crate::querynode::{QueryNode, QueryPlan, SearchPlan};
+    use std::time::Instant;
+
+    let e = env();
+    let node = open(&e, config(e.dir.path(), Duration::from_secs(600), 1 << 30)).await;
+    let meta = collection(&e, "deadline", DIM);
+    create(&e, &node, &meta).await;
+    insert(&node, &meta, rows(0, 50, DIM)).await;
+    let qn = QueryNode::new(node.clone());
+    let search = |deadline| SearchPlan {
+        collection_id: meta.id,
+        partitions: None,
+        field_id: 101,
+        vector_col: 1,
+        dim: DIM,
+        metric: quiver_index::Metric::L2,
+        use_index: false,
+        queries: vec![vec![0.5; DIM]],
+        limit: 5,
+        ef: 16,
+        filter: None,
+        range: None,
+        group_by: None,
+        ignore_growing: false,
+        deadline,
+    };
+    let query = |deadline| QueryPlan {
+        collection_id: meta.id,
+        partitions: None,
+        filter: None,
+        limit: None,
+        offset: 0,
+        count_only: true,
+        pks: None,
+        deadline,
+    };
+    let past = Instant::now()
+        .checked_sub(Duration::from_millis(1))
+        .unwrap_or_else(Instant::now);
+    let late = qn.search(search(Some(past))).await;
+    assert!(
+        matches!(late, Err(crate::error::QuiverError::DeadlineExceeded(_))),
+        "search past its deadline ran"
+    );
+    let late = qn.query(query(Some(past))).await;
+    assert!(
+        matches!(late, Err(crate::error::QuiverError::DeadlineExceeded(_))),
+        "query past its deadline ran"
+    );
+    let future = Some(Instant::now() + Duration::from_secs(60));
+    let out = qn
+        .search(search(future))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.hits[0].len(), 5);
+    let out = qn
+        .query(query(None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.count, 50);
+    drop(qn);
+    close(node).await;
+}

@@ -61,8 +61,8 @@ pub struct Ctx {
 
 impl Ctx {
     /// Fails once the client's deadline has passed: called before work that a
-    /// departed client would only waste (a search or query on the blocking pool
-    /// runs to its end once started).
+    /// departed client would only waste (the query node checks it again between
+    /// segments once the search or query runs).
     pub fn check_deadline(&self) -> Result<()> {
         match self.deadline {
             Some(d) if std::time::Instant::now() >= d => Err(QuiverError::DeadlineExceeded(

@@ -181,6 +181,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
             offset,
             count_only,
             pks,
+            deadline: ctx.deadline,
         })
         .await?;
     let pk_name = coll

@@ -76,6 +76,7 @@ async fn vectors_by_ids(
             offset: 0,
             count_only: false,
             pks: Some(pks.clone()),
+            deadline: None,
         })
         .await?;
     let col = coll
@@ -212,6 +213,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
             range,
             group_by,
             ignore_growing: prm.ignore_growing,
+            deadline: ctx.deadline,
         })
         .await?;
     shape_results(&coll, &output, out, nq, &prm, metric, r.output_fields)

@@ -213,6 +213,7 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
             offset: 0,
             count_only: false,
             pks,
+            deadline: None,
         })
         .await?;
     let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;

@@ -9,6 +9,7 @@
 mod group;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
@@ -53,6 +54,8 @@ pub struct SearchPlan {
     pub range: Option<DistRange>,
     pub group_by: Option<GroupBy>,
     pub ignore_growing: bool,
+    /// When the client stops waiting: work still to do after it is dropped.
+    pub deadline: Option<Instant>,
 }
 
 /// One hit: a row of a snapshot segment.
@@ -81,6 +84,8 @@ pub struct QueryPlan {
     pub count_only: bool,
     /// Restrict to these primary keys first (get by ids / pk point lookups).
     pub pks: Option<Vec<PkValue>>,
+    /// When the client stops waiting (None for the reads a write depends on).
+    pub deadline: Option<Instant>,
 }
 
 /// Query results: matching rows ordered by primary key, or just a count.
@@ -165,6 +170,18 @@ fn chunk_vectors(seg: &Segment, chunk: usize, col: usize, dim: usize) -> Option<
     values.get(start..start + list.len() * dim)
 }
 
+/// Fails once `deadline` has passed. Called between units of work (a segment's
+/// filter, one query against one segment): a client that gave up no longer
+/// holds cores, and each unit is short enough that the check costs nothing.
+fn check(deadline: Option<Instant>) -> Result<()> {
+    match deadline {
+        Some(d) if Instant::now() >= d => Err(QuiverError::DeadlineExceeded(
+            "the client's timeout passed while the search or query ran".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOutput> {
     let widen = plan.range.is_some() || plan.group_by.is_some();
     let k = if widen {
@@ -177,7 +194,10 @@ fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOut
     // Per segment: allowed rows (filter minus deletes), computed once for all queries.
     let masks: Vec<Option<Bitset>> = segments
         .par_iter()
-        .map(|s| eval_filter(plan.filter.as_deref(), s).map(|f| s.allow_mask(f.as_deref())))
+        .map(|s| {
+            check(plan.deadline)?;
+            eval_filter(plan.filter.as_deref(), s).map(|f| s.allow_mask(f.as_deref()))
+        })
         .collect::<Result<_>>()?;
     // One task per (query, segment) so a single query over many segments (e.g. a
     // partition-key collection) still uses every core.
@@ -188,6 +208,7 @@ fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOut
     let partial: Vec<(usize, Vec<Hit>)> = tasks
         .par_iter()
         .map(|&(qi, si)| {
+            check(plan.deadline)?;
             let hits = search_segment(
                 &plan,
                 si,
@@ -197,9 +218,9 @@ fn search_now(plan: SearchPlan, segments: Vec<Arc<Segment>>) -> Result<SearchOut
                 k,
                 ef,
             );
-            (qi, hits)
+            Ok((qi, hits))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut per_query: Vec<Vec<Hit>> = vec![Vec::new(); plan.queries.len()];
     for (qi, hits) in partial {
         per_query[qi].extend(hits);
@@ -299,6 +320,7 @@ fn query_now(plan: QueryPlan, segments: Vec<Arc<Segment>>, pk_col: usize) -> Res
         .par_iter()
         .enumerate()
         .map(|(si, seg)| {
+            check(plan.deadline)?;
             let f = eval_filter(plan.filter.as_deref(), seg)?;
             let mut out = Vec::new();
             for (ci, chunk) in seg.chunks.iter().enumerate() {
