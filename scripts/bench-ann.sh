@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# ANN benchmark: quiver vs hnswlib vs faiss (IndexHNSWFlat) on one shared dataset.
+# ANN benchmark: quiver vs hnswlib, faiss (IndexHNSWFlat), faiss_sq8 (IndexHNSWSQ QT_8bit),
+# usearch_i8 and usearch_f16 on one shared dataset, all in the same run.
 #
 #   scripts/bench-ann.sh DATA_DIR THREADS [extra bench_ann args, e.g. --efs 16,32,64]
 #
 # DATA_DIR is the output of shared/bench/gen_dataset.py. Runs the Rust example
 # `bench_ann` (quiver-index) and scripts/bench_ann_peers.py (pip: hnswlib faiss-cpu numpy)
+# (pip: hnswlib faiss-cpu usearch numpy; installed into $PYTHON's environment when missing)
 # on the same files, prints both reports and the ratios, and as the last line one JSON
-# object: {"threads", "n", "dim", "engines": {"quiver", "hnswlib", "faiss"}}.
+# object: {"threads", "n", "dim", "engines": {"quiver", "hnswlib", "faiss", "faiss_sq8",
+# "usearch_i8", "usearch_f16"}} (plus "quiver_rr<f>" for extra --rerank factors).
+# quiver runs with the server's storage mode (f16 rows + int8 codes) unless --storage says
+# otherwise. The default ef grid steps by <= 1.25x, so "QPS at recall >= 0.95 / 0.99"
+# (interpolated between grid points by bench_ann_report.py) is not decided by a grid step.
 # Environment: PYTHON (default .venv/bin/python if present, else python3),
 # BUILD_THREADS (e.g. "1,2": also time quiver builds at those thread counts),
-# PEERS (default "hnswlib,faiss"; empty to skip),
+# PEERS (default "hnswlib,faiss,faiss_sq8,usearch_i8,usearch_f16"; empty to skip),
 # DUP_FRACTIONS (e.g. "0,0.05,0.2,0.5"): run everything once per fraction on a copy of
 # DATA_DIR (in a temporary dir) where that fraction of the base rows are bit-identical
 # copies of other rows (scripts/bench_ann_dups.py; recall then scored by distance), and
@@ -27,7 +33,21 @@ PY=${PYTHON:-}
 if [ -z "$PY" ]; then
     if [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"; else PY=python3; fi
 fi
-PEERS=${PEERS-hnswlib,faiss}
+PEERS=${PEERS-hnswlib,faiss,faiss_sq8,usearch_i8,usearch_f16}
+# Fine ef grid (<= 1.25x steps) unless the caller passes --efs.
+EFS_DEFAULT=10,12,15,19,24,30,37,46,58,72,90,112,140,175,219,274
+case " $* " in *" --efs "*) ;; *) set -- --efs "$EFS_DEFAULT" "$@" ;; esac
+if [ -n "$PEERS" ]; then
+    need=()
+    "$PY" -c 'import numpy' 2>/dev/null || need+=(numpy)
+    case ",$PEERS," in *,hnswlib,*) "$PY" -c 'import hnswlib' 2>/dev/null || need+=(hnswlib) ;; esac
+    case ",$PEERS," in *,faiss*) "$PY" -c 'import faiss' 2>/dev/null || need+=(faiss-cpu) ;; esac
+    case ",$PEERS," in *,usearch_*) "$PY" -c 'import usearch' 2>/dev/null || need+=("usearch>=2.26,<2.27") ;; esac
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "== installing ${need[*]} into $PY's environment"
+        "$PY" -m pip install --quiet "${need[@]}"
+    fi
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

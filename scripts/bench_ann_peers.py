@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""hnswlib and faiss (IndexHNSWFlat) on the shared ANN dataset, measured the same way
-as quiver's `bench_ann` example: single-query loop over THREADS threads, recall@10
-against gt.ivecs, per-tenant filtered recall against gt_tenant.ivecs.
+"""Peer HNSW engines on the shared ANN dataset, measured the same way as quiver's
+`bench_ann` example: single-query loop over THREADS threads, recall@10 against gt.ivecs,
+per-tenant filtered recall against gt_tenant.ivecs.
+
+Engines: hnswlib, faiss (IndexHNSWFlat), faiss_sq8 (IndexHNSWSQ, QT_8bit: traversal and
+distances on 8-bit codes, no re-rank), usearch_i8 and usearch_f16 (usearch with i8 / f16
+vector storage). All get the same M and efConstruction. usearch has no filter callback in
+its Python API, so its filtered recall is not measured (null).
 
 usage: bench_ann_peers.py DATA_DIR THREADS [--m 16] [--efc 256] [--efs 16,32,64,128,256]
-                          [--filter-ef 64] [--engines hnswlib,faiss]
-Prints a report and, as the last line, {"engines": {"hnswlib": {...}, "faiss": {...}}}.
+                          [--filter-ef 64] [--engines hnswlib,faiss,faiss_sq8,usearch_i8,usearch_f16]
+Prints a report and, as the last line, {"engines": {"hnswlib": {...}, ...}}.
 """
 import argparse
 import json
@@ -183,6 +188,75 @@ def bench_faiss(base, queries, gt, tb, tq, gtt, a):
             "filtered_recall_min": round(fmin, 4), "curve": c}
 
 
+def bench_faiss_sq8(base, queries, gt, tb, tq, gtt, a):
+    import faiss
+    n, d = base.shape
+    faiss.omp_set_num_threads(a.threads)
+    r0 = rss()
+    t0 = time.perf_counter()
+    idx = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, a.m, faiss.METRIC_INNER_PRODUCT)
+    idx.hnsw.efConstruction = a.efc
+    idx.train(np.ascontiguousarray(base))
+    idx.add(np.ascontiguousarray(base))
+    build = time.perf_counter() - t0
+    mem = rss() - r0
+    print(f"faiss_sq8 build (IndexHNSWSQ QT_8bit, M={a.m}, efC={a.efc}, {a.threads} threads, train included): "
+          f"{build:.2f} s, RSS growth {mem / 1e6:.1f} MB", flush=True)
+    faiss.omp_set_num_threads(1)
+    print("faiss_sq8 search (single-query loop):", flush=True)
+
+    def make(ef):
+        p = faiss.SearchParametersHNSW()
+        p.efSearch = ef
+        return lambda q: idx.search(q.reshape(1, -1), 10, params=p)[1][0]
+
+    c = curve("faiss_sq8", make, queries, gt, a.efs, a.threads)
+
+    def make_f(mask, ef):
+        p = faiss.SearchParametersHNSW()
+        p.efSearch = ef
+        p.sel = faiss.IDSelectorBatch(np.nonzero(mask)[0].astype(np.int64))
+        return lambda q: idx.search(q.reshape(1, -1), 10, params=p)[1][0]
+
+    fmin = filtered("faiss_sq8", make_f, queries, tq, tb, gtt, a.filter_ef)
+    return {"build_s": round(build, 3), "bytes_per_vector": round(mem / n, 1),
+            "filtered_recall_min": round(fmin, 4), "curve": c}
+
+
+def bench_usearch(base, queries, gt, a, dtype):
+    from usearch.index import Index
+    name = f"usearch_{dtype}"
+    n, d = base.shape
+    r0 = rss()
+    t0 = time.perf_counter()
+    # Vectors are unit length, so "cos" orders as inner product; usearch's i8 storage
+    # is meant for cosine (it scales unit components by 127).
+    idx = Index(ndim=d, metric="cos", dtype=dtype, connectivity=a.m, expansion_add=a.efc)
+    idx.add(np.arange(n, dtype=np.uint64), base, threads=a.threads)
+    build = time.perf_counter() - t0
+    mem = rss() - r0
+    print(f"{name} build (M={a.m}, efC={a.efc}, {a.threads} threads): {build:.2f} s, RSS growth "
+          f"{mem / 1e6:.1f} MB (usearch memory_usage {idx.memory_usage / 1e6:.1f} MB)", flush=True)
+    print(f"{name} search (single-query loop):", flush=True)
+
+    def make(ef):
+        idx.expansion_search = ef
+        return lambda q: idx.search(q, 10, threads=1).keys
+
+    c = curve(name, make, queries, gt, a.efs, a.threads)
+    return {"build_s": round(build, 3), "bytes_per_vector": round(mem / n, 1),
+            "filtered_recall_min": None, "curve": c}
+
+
+ENGINES = {
+    "hnswlib": bench_hnswlib,
+    "faiss": bench_faiss,
+    "faiss_sq8": bench_faiss_sq8,
+    "usearch_i8": lambda b, q, g, tb, tq, gtt, a: bench_usearch(b, q, g, a, "i8"),
+    "usearch_f16": lambda b, q, g, tb, tq, gtt, a: bench_usearch(b, q, g, a, "f16"),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
@@ -191,7 +265,7 @@ def main():
     ap.add_argument("--efc", type=int, default=256)
     ap.add_argument("--efs", default="16,32,64,128,256")
     ap.add_argument("--filter-ef", type=int, default=64)
-    ap.add_argument("--engines", default="hnswlib,faiss")
+    ap.add_argument("--engines", default=",".join(ENGINES))
     a = ap.parse_args()
     a.efs = [int(x) for x in a.efs.split(",")]
     base = np.ascontiguousarray(read_fvecs(os.path.join(a.data, "base.fvecs")))
@@ -212,8 +286,7 @@ def main():
         print("recall by distance (gt_kth.f32 present)", flush=True)
     engines = {}
     for e in a.engines.split(","):
-        fn = {"hnswlib": bench_hnswlib, "faiss": bench_faiss}[e]
-        engines[e] = fn(base, queries, gt, tb, tq, gtt, a)
+        engines[e] = ENGINES[e](base, queries, gt, tb, tq, gtt, a)
     print(json.dumps({"engines": engines}))
 
 

@@ -3,8 +3,12 @@
 //! ```sh
 //! cargo run --release -p quiver-index --example bench_ann -- DATA_DIR [--threads T]
 //!     [--m 16] [--efc 256] [--efs 16,32,64,128,256] [--filter-ef 64] [--build-threads 1,2]
-//!     [--hnsw-rs] [--storage f32|f16]
+//!     [--hnsw-rs] [--storage f16[,i16,f32]]
 //! ```
+//! `--storage` defaults to `f16`, the mode the server builds (src/indexnode.rs), so the
+//! `quiver` engine's `bytes_per_vector` is what a served index holds. A list builds one
+//! index per mode in the same run: the first reports as `quiver`, the others as
+//! `quiver_<mode>` (e.g. `quiver_i16`).
 //! When DATA_DIR holds `gt_kth.f32` / `gt_tenant_kth.f32` (duplicate-row variants written by
 //! `scripts/bench_ann_dups.py`), recall is scored by distance: a hit counts when its cosine
 //! distance is within 1e-6 of the 10th true neighbour's (tied copies make ids ambiguous).
@@ -172,7 +176,7 @@ struct Opts {
     filter_ef: usize,
     build_threads: Vec<usize>,
     hnsw_rs: bool,
-    storage: VectorStorage,
+    storage: Vec<VectorStorage>,
 }
 
 fn parse_list(s: &str) -> Vec<usize> {
@@ -189,7 +193,7 @@ fn opts() -> Res<Opts> {
         filter_ef: 64,
         build_threads: Vec::new(),
         hnsw_rs: false,
-        storage: VectorStorage::F32,
+        storage: vec![VectorStorage::F16],
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -203,18 +207,22 @@ fn opts() -> Res<Opts> {
             "--build-threads" => o.build_threads = parse_list(&val()?),
             "--hnsw-rs" => o.hnsw_rs = true,
             "--storage" => {
-                o.storage = match val()?.as_str() {
-                    "f32" => VectorStorage::F32,
-                    "f16" => VectorStorage::F16,
-                    s => return Err(format!("--storage f32|f16, got {s}").into()),
-                }
+                o.storage = val()?
+                    .split(',')
+                    .map(|m| match m.trim() {
+                        "f32" => Ok(VectorStorage::F32),
+                        "f16" => Ok(VectorStorage::F16),
+                        "i16" => Ok(VectorStorage::I16),
+                        s => Err(format!("--storage f32|f16|i16[,...], got {s}")),
+                    })
+                    .collect::<Result<_, _>>()?
             }
             _ if o.dir.is_empty() => o.dir = a,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
     if o.dir.is_empty() {
-        return Err("usage: bench_ann DATA_DIR [--threads T] [--m M] [--efc EF] [--efs 16,32] [--filter-ef EF] [--build-threads 1,2] [--hnsw-rs] [--storage f32|f16]".into());
+        return Err("usage: bench_ann DATA_DIR [--threads T] [--m M] [--efc EF] [--efs 16,32] [--filter-ef EF] [--build-threads 1,2] [--hnsw-rs] [--storage f16[,i16,f32]]".into());
     }
     if o.build_threads.is_empty() {
         o.build_threads = vec![o.threads];
@@ -323,7 +331,7 @@ fn curve_json(c: &[CurvePoint]) -> String {
     format!("[{}]", pts.join(", "))
 }
 
-fn build_quiver(d: &Data, o: &Opts, threads: usize) -> Res<(Hnsw, f64)> {
+fn build_quiver(d: &Data, o: &Opts, storage: VectorStorage, threads: usize) -> Res<(Hnsw, f64)> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -338,7 +346,7 @@ fn build_quiver(d: &Data, o: &Opts, threads: usize) -> Res<(Hnsw, f64)> {
             d.dim,
             Metric::Cosine,
             &params,
-            o.storage,
+            storage,
             &AtomicUsize::new(0),
             &AtomicBool::new(false),
         )
@@ -473,55 +481,15 @@ fn main() -> Res<()> {
         if d.kth.is_some() { "distance" } else { "id" }
     );
     let mut engines = Vec::new();
-
-    let rss0 = rss_bytes();
-    let mut built = None;
-    let mut build_s = 0.0;
-    for &t in &o.build_threads {
-        let (h, s) = build_quiver(&d, &o, t)?;
-        println!(
-            "quiver build (M={}, efC={}, {t} threads): {s:.2} s",
-            o.m, o.efc
-        );
-        if t == o.threads || built.is_none() {
-            build_s = s;
-        }
-        built = Some(h);
+    for (i, &storage) in o.storage.iter().enumerate() {
+        let name = if i == 0 {
+            "quiver".to_string()
+        } else {
+            format!("quiver_{}", format!("{storage:?}").to_lowercase())
+        };
+        engines.push(bench_quiver(&d, &o, storage, &name, i == 0)?);
     }
-    let h = built.ok_or("no build")?;
-    let rss = rss_bytes().saturating_sub(rss0);
-    let bpv = h.memory_bytes() as f64 / n as f64;
-    println!(
-        "quiver duplicate rows kept out of the graph: {}",
-        h.duplicate_rows()
-    );
-    println!(
-        "quiver memory: {:.1} MB index ({bpv:.0} bytes/vector), RSS growth {:.1} MB",
-        h.memory_bytes() as f64 / 1e6,
-        rss as f64 / 1e6
-    );
-    let t0 = Instant::now();
-    let bytes = h.to_bytes();
-    let ser = t0.elapsed().as_secs_f64();
-    let t0 = Instant::now();
-    let h2 = Hnsw::from_bytes(&bytes)?;
-    println!(
-        "quiver serialize {:.1} MB in {ser:.2} s, load in {:.2} s",
-        bytes.len() as f64 / 1e6,
-        t0.elapsed().as_secs_f64()
-    );
-    drop((h2, bytes));
-    println!("quiver search (single-query loop):");
-    let c = curve(&d, &o, |q, ef| {
-        h.search(q, 10, ef, None).iter().map(|x| x.id).collect()
-    });
-    let fmin = filtered(&d, &h, o.filter_ef);
     flat_scan(&d);
-    engines.push(format!(
-        "\"quiver\": {{\"build_s\": {build_s:.3}, \"bytes_per_vector\": {bpv:.1}, \"filtered_recall_min\": {fmin:.4}, \"curve\": {}}}",
-        curve_json(&c)
-    ));
-    drop(h);
 
     if o.hnsw_rs {
         engines.push(hnsw_rs_baseline(&d, &o)?);
@@ -533,6 +501,62 @@ fn main() -> Res<()> {
         engines.join(", ")
     );
     Ok(())
+}
+
+/// Builds, reports memory and (de)serialization, and measures one storage mode; the
+/// filtered pass runs for the first mode only. Returns the engine's JSON member.
+fn bench_quiver(d: &Data, o: &Opts, storage: VectorStorage, name: &str, filt: bool) -> Res<String> {
+    let n = d.base.len() / d.dim;
+    let rss0 = rss_bytes();
+    let mut built = None;
+    let mut build_s = 0.0;
+    for &t in &o.build_threads {
+        let (h, s) = build_quiver(d, o, storage, t)?;
+        println!(
+            "{name} build (storage {storage:?}, M={}, efC={}, {t} threads): {s:.2} s",
+            o.m, o.efc
+        );
+        if t == o.threads || built.is_none() {
+            build_s = s;
+        }
+        built = Some(h);
+    }
+    let h = built.ok_or("no build")?;
+    let rss = rss_bytes().saturating_sub(rss0);
+    let bpv = h.memory_bytes() as f64 / n as f64;
+    println!(
+        "{name} duplicate rows kept out of the graph: {}",
+        h.duplicate_rows()
+    );
+    println!(
+        "{name} memory: {:.1} MB index ({bpv:.0} bytes/vector), RSS growth {:.1} MB",
+        h.memory_bytes() as f64 / 1e6,
+        rss as f64 / 1e6
+    );
+    let t0 = Instant::now();
+    let bytes = h.to_bytes();
+    let ser = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let h2 = Hnsw::from_bytes(&bytes)?;
+    println!(
+        "{name} serialize {:.1} MB in {ser:.2} s, load in {:.2} s",
+        bytes.len() as f64 / 1e6,
+        t0.elapsed().as_secs_f64()
+    );
+    drop((h2, bytes));
+    println!("{name} search (storage {storage:?}, single-query loop):");
+    let c = curve(d, o, |q, ef| {
+        h.search(q, 10, ef, None).iter().map(|x| x.id).collect()
+    });
+    let fmin = if filt {
+        format!("{:.4}", filtered(d, &h, o.filter_ef))
+    } else {
+        "null".to_string()
+    };
+    Ok(format!(
+        "\"{name}\": {{\"build_s\": {build_s:.3}, \"bytes_per_vector\": {bpv:.1}, \"filtered_recall_min\": {fmin}, \"curve\": {}}}",
+        curve_json(&c)
+    ))
 }
 
 fn hnsw_rs_baseline(d: &Data, o: &Opts) -> Res<String> {

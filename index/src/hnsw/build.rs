@@ -113,7 +113,7 @@ pub(crate) fn build(
         data.par_chunks_mut(dim).for_each(kernels::normalize);
     }
     let kt = kernel_table();
-    let rows = Rows::new(data, storage);
+    let rows = Rows::new(data, dim, storage);
     // Copies of a bit-identical row stay out of the graph (see `dups`): level 0, no links,
     // never inserted. Id 0 is always a representative (the smallest id of its group).
     let dups = Dups::find(&rows, n, dim);

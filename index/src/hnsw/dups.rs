@@ -169,7 +169,7 @@ mod tests {
             /**/ -0.0, 0.0, 0.0,
         ];
         v[20] = f32::from_bits(3.0f32.to_bits() + 1);
-        let rows = Rows::new(v, VectorStorage::F32);
+        let rows = Rows::new(v, dim, VectorStorage::F32);
         let d = Dups::find(&rows, 8, dim);
         let g: Vec<(u32, Vec<u32>)> = d.groups().map(|(r, c)| (r, c.to_vec())).collect();
         assert_eq!(g, vec![(0, vec![2, 5]), (1, vec![4])]);
@@ -177,7 +177,7 @@ mod tests {
         assert!(d.any_copy_allowed(0, &Bitset::from_ids(8, [5])));
         assert!(!d.any_copy_allowed(0, &Bitset::from_ids(8, [0, 1, 4])));
         assert!(
-            Dups::find(&Rows::new(vec![1.0, 2.0], VectorStorage::F32), 2, 1)
+            Dups::find(&Rows::new(vec![1.0, 2.0], 1, VectorStorage::F32), 2, 1)
                 .all_copies()
                 .is_empty()
         );

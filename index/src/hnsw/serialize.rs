@@ -1,9 +1,10 @@
 //! Versioned, checksummed byte format of a built [`Hnsw`], loaded without rebuilding.
 //!
 //! Layout (little-endian): magic `QVHNSW\0\0`, version `u32`, metric `u32`, storage
-//! `u32` (0 = f32, 1 = f16), then `u64` fields dim, n, m, m0, ef_construction, entry,
+//! `u32` (0 = f32, 1 = f16, 2 = i16), then `u64` fields dim, n, m, m0, ef_construction, entry,
 //! max_level, upper block count; then levels (`n` bytes), links0 (`n * (m0 + 1)` u32),
-//! upper links (`blocks * (m + 1)` u32), vectors (`n * dim` f32 or f16), then (from
+//! upper links (`blocks * (m + 1)` u32), vectors (`n * dim` f32 or f16; for i16 `n * dim`
+//! i16 codes followed by `n` f32 row scales), then (from
 //! version 3) the duplicate groups: `u64` group count `g`, `u64` copy count `c`, `g` u32
 //! representatives, `g` u32 group sizes, `c` u32 copies; and a CRC-32 of everything
 //! before. The int8 traversal codes are recomputed on load (deterministic). Version 2
@@ -58,6 +59,12 @@ impl Hnsw {
             Rows::F16(v) => v
                 .iter()
                 .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Rows::I16(c, s) => {
+                c.iter()
+                    .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                s.iter()
+                    .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+            }
         }
         let dups = &self.core.dups;
         let groups: Vec<(u32, &[u32])> = dups.groups().collect();
@@ -99,7 +106,7 @@ impl Hnsw {
         let storage = VectorStorage::from_code(u32_at(16)).ok_or_else(|| corrupt("bad storage"))?;
         let width = match storage {
             VectorStorage::F32 => 4,
-            VectorStorage::F16 => 2,
+            VectorStorage::F16 | VectorStorage::I16 => 2,
         };
         let mut f = [0usize; 8];
         for (i, v) in f.iter_mut().enumerate() {
@@ -119,7 +126,12 @@ impl Hnsw {
             .checked_mul(m + 1)
             .ok_or_else(|| corrupt("size overflow"))?;
         let floats = n.checked_mul(dim).ok_or_else(|| corrupt("size overflow"))?;
-        let expect = [n, words0 * 4, words_up * 4, floats * width]
+        let scales = if storage == VectorStorage::I16 {
+            n * 4
+        } else {
+            0
+        };
+        let expect = [n, words0 * 4, words_up * 4, floats * width, scales]
             .iter()
             .try_fold(HEADER, |a, b| a.checked_add(*b))
             .ok_or_else(|| corrupt("size overflow"))?;
@@ -157,8 +169,24 @@ impl Hnsw {
                     .map(|c| u16::from_le_bytes([c[0], c[1]]))
                     .collect(),
             ),
+            VectorStorage::I16 => {
+                let s = &body[o + floats * width..o + floats * width + scales];
+                let scale: Vec<f32> = s
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                if scale.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                    return Err(corrupt("bad i16 row scale"));
+                }
+                Rows::I16(
+                    raw.chunks_exact(2)
+                        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                        .collect(),
+                    scale,
+                )
+            }
         };
-        o += floats * width;
+        o += floats * width + scales;
         let dups = if version == OLDEST {
             Dups::default()
         } else {

@@ -18,6 +18,8 @@ pub fn table() -> Option<KernelTable> {
             dot_norm,
             dot_f16,
             l2_f16,
+            dot_i16,
+            l2_i16,
         })
     } else {
         None
@@ -39,6 +41,51 @@ fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
 
 fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
     unsafe { f16_impl::<true>(a, b) }
+}
+
+fn dot_i16(a: &[f32], b: &[i16], s: f32) -> f32 {
+    unsafe { i16_impl::<false>(a, b, s) }
+}
+
+fn l2_i16(a: &[f32], b: &[i16], s: f32) -> f32 {
+    unsafe { i16_impl::<true>(a, b, s) }
+}
+
+/// Dot product (`L2 = false`) or squared distance (`L2 = true`) against `s * b`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn i16_impl<const L2: bool>(a: &[f32], b: &[i16], s: f32) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let vs = _mm256_set1_ps(s);
+    let mut i = 0;
+    // SAFETY: every load reads elements below `n`, within both slices.
+    unsafe {
+        while i + 16 <= n {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let x = _mm256_loadu_ps(pa.add(i + 8 * j));
+                let c = _mm256_cvtepi16_epi32(_mm_loadu_si128(pb.add(i + 8 * j) as *const __m128i));
+                let y = _mm256_mul_ps(_mm256_cvtepi32_ps(c), vs);
+                *acc = if L2 {
+                    let d = _mm256_sub_ps(x, y);
+                    _mm256_fmadd_ps(d, d, *acc)
+                } else {
+                    _mm256_fmadd_ps(x, y, *acc)
+                };
+            }
+            i += 16;
+        }
+    }
+    let mut r = hsum(_mm256_add_ps(acc[0], acc[1]));
+    for k in i..n {
+        let y = s * b[k] as f32;
+        r += if L2 {
+            (a[k] - y) * (a[k] - y)
+        } else {
+            a[k] * y
+        };
+    }
+    r
 }
 
 /// Dot product (`L2 = false`) or squared distance (`L2 = true`) against an f16 row.

@@ -22,6 +22,8 @@ pub fn table() -> Option<KernelTable> {
         dot_norm,
         dot_f16,
         l2_f16,
+        dot_i16,
+        l2_i16,
     })
 }
 
@@ -42,6 +44,57 @@ fn dot_f16(a: &[f32], b: &[u16]) -> f32 {
 
 fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
     unsafe { f16_impl::<true>(a, b) }
+}
+
+// SAFETY (i16 wrappers): only reachable through `table()`, which checked avx512f/bw/vl.
+fn dot_i16(a: &[f32], b: &[i16], s: f32) -> f32 {
+    unsafe { i16_impl::<false>(a, b, s) }
+}
+
+fn l2_i16(a: &[f32], b: &[i16], s: f32) -> f32 {
+    unsafe { i16_impl::<true>(a, b, s) }
+}
+
+/// Dot product (`L2 = false`) or squared distance (`L2 = true`) against `s * b`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn i16_impl<const L2: bool>(a: &[f32], b: &[i16], s: f32) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let vs = _mm512_set1_ps(s);
+    let mut i = 0;
+    // SAFETY: full loads read lanes below `n`; the tail uses masked loads.
+    unsafe {
+        while i + 32 <= n {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let x = _mm512_loadu_ps(pa.add(i + 16 * j));
+                let c =
+                    _mm512_cvtepi16_epi32(_mm256_loadu_si256(pb.add(i + 16 * j) as *const __m256i));
+                let y = _mm512_mul_ps(_mm512_cvtepi32_ps(c), vs);
+                *acc = if L2 {
+                    let d = _mm512_sub_ps(x, y);
+                    _mm512_fmadd_ps(d, d, *acc)
+                } else {
+                    _mm512_fmadd_ps(x, y, *acc)
+                };
+            }
+            i += 32;
+        }
+        while i < n {
+            let m = tail_mask((n - i).min(16));
+            let x = _mm512_maskz_loadu_ps(m, pa.add(i));
+            let c = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, pb.add(i)));
+            let y = _mm512_mul_ps(_mm512_cvtepi32_ps(c), vs);
+            acc[0] = if L2 {
+                let d = _mm512_sub_ps(x, y);
+                _mm512_fmadd_ps(d, d, acc[0])
+            } else {
+                _mm512_fmadd_ps(x, y, acc[0])
+            };
+            i += 16;
+        }
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
 }
 
 /// Dot product (`L2 = false`) or squared distance (`L2 = true`) against an f16 row.

@@ -28,6 +28,10 @@ pub type DotNormFn = fn(&[f32], &[f32]) -> (f32, f32);
 /// Signature of a kernel between an `f32` query and an IEEE half-precision row (raw bits).
 pub type F16Fn = fn(&[f32], &[u16]) -> f32;
 
+/// Signature of a kernel between an `f32` query and a row of `i16` codes with one scale
+/// per row (the row is `scale * code`).
+pub type I16Fn = fn(&[f32], &[i16], f32) -> f32;
+
 /// Signature of the integer dot product of two `i8` code vectors.
 pub type DotI8Fn = fn(&[i8], &[i8]) -> i32;
 
@@ -48,6 +52,10 @@ pub struct KernelTable {
     pub dot_f16: F16Fn,
     /// Squared euclidean distance between an `f32` query and an `f16` row.
     pub l2_f16: F16Fn,
+    /// Dot product of an `f32` query with the `i16` row `scale * code`.
+    pub dot_i16: I16Fn,
+    /// Squared euclidean distance between an `f32` query and the `i16` row `scale * code`.
+    pub l2_i16: I16Fn,
 }
 
 static TABLE: OnceLock<KernelTable> = OnceLock::new();

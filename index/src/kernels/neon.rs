@@ -15,6 +15,8 @@ pub fn table() -> Option<KernelTable> {
             dot_norm,
             dot_f16: super::scalar::dot_f16,
             l2_f16: super::scalar::l2_f16,
+            dot_i16: super::scalar::dot_i16,
+            l2_i16: super::scalar::l2_i16,
         })
     } else {
         None

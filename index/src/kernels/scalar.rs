@@ -12,6 +12,8 @@ pub const TABLE: KernelTable = KernelTable {
     dot_norm,
     dot_f16,
     l2_f16,
+    dot_i16,
+    l2_i16,
 };
 
 /// Dot product over `min(a.len(), b.len())` components.
@@ -69,6 +71,22 @@ pub fn l2_f16(a: &[f32], b: &[u16]) -> f32 {
         .zip(b)
         .map(|(x, &y)| {
             let d = x - half::f16::from_bits(y).to_f32();
+            d * d
+        })
+        .sum()
+}
+
+/// Dot product of an `f32` query with the row `scale * b`.
+pub fn dot_i16(a: &[f32], b: &[i16], scale: f32) -> f32 {
+    a.iter().zip(b).map(|(x, &y)| x * (scale * y as f32)).sum()
+}
+
+/// Squared euclidean distance between an `f32` query and the row `scale * b`.
+pub fn l2_i16(a: &[f32], b: &[i16], scale: f32) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, &y)| {
+            let d = x - scale * y as f32;
             d * d
         })
         .sum()

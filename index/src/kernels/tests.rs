@@ -222,3 +222,34 @@ fn f16_kernels_match_scalar() {
         }
     }
 }
+
+#[test]
+fn i16_kernels_match_scalar() {
+    let mut rng = Lcg(33);
+    for t in available() {
+        for &n in &dims() {
+            let a = rng.vec(n, 1.0);
+            let scale = 1.0 / 32767.0 * (1.0 + rng.next_f32().abs());
+            let b: Vec<i16> = rng
+                .vec(n, 32000.0)
+                .iter()
+                .map(|&x| x.round() as i16)
+                .collect();
+            let bf: Vec<f32> = b.iter().map(|&c| scale * c as f32).collect();
+            let (exact, mag) = f64_dot(&a, &bf);
+            let got = (t.dot_i16)(&a, &b, scale) as f64;
+            assert!(
+                (got - exact).abs() <= 1e-5 * mag + 1e-30,
+                "{} dot_i16 n={n}",
+                t.name
+            );
+            let l2 = f64_l2(&a, &bf);
+            let got = (t.l2_i16)(&a, &b, scale) as f64;
+            assert!(
+                (got - l2).abs() <= 1e-5 * l2 + 1e-30,
+                "{} l2_i16 n={n}",
+                t.name
+            );
+        }
+    }
+}
