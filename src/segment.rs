@@ -76,6 +76,19 @@ impl RowMask {
     }
 }
 
+/// Where a segment is in its life. One state rather than two flags, so that
+/// "sealed and frozen" cannot be expressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentState {
+    /// In memory, taking new rows (one chunk per insert batch).
+    Growing,
+    /// A growing segment a seal is turning into a sealed one: it takes no new
+    /// rows (they go to a fresh growing segment) but still takes deletes.
+    Frozen,
+    /// Written to object storage as one immutable chunk; may carry graphs.
+    Sealed,
+}
+
 /// One segment: rows in Arrow chunks, a delete mask, and vector indexes.
 #[derive(Clone)]
 pub struct Segment {
@@ -88,10 +101,7 @@ pub struct Segment {
     pub offsets: Vec<usize>,
     pub rows: usize,
     pub deleted: Arc<RowMask>,
-    pub sealed: bool,
-    /// A growing segment that a seal is turning into a sealed one: it takes no
-    /// new rows (they go to a fresh growing segment) but still takes deletes.
-    pub frozen: bool,
+    pub state: SegmentState,
     /// HNSW indexes by vector field id (sealed segments only).
     pub indexes: Vec<(i64, Arc<Hnsw>)>,
 }
@@ -106,8 +116,7 @@ impl Segment {
             offsets: Vec::new(),
             rows: 0,
             deleted: Arc::new(RowMask::new(0)),
-            sealed: false,
-            frozen: false,
+            state: SegmentState::Growing,
             indexes: Vec::new(),
         }
     }
@@ -129,10 +138,14 @@ impl Segment {
             offsets: vec![0],
             rows,
             deleted: Arc::new(deleted),
-            sealed: true,
-            frozen: false,
+            state: SegmentState::Sealed,
             indexes: Vec::new(),
         }
+    }
+
+    /// True once the segment is immutable and persisted.
+    pub fn is_sealed(&self) -> bool {
+        self.state == SegmentState::Sealed
     }
 
     /// Rows not deleted.

@@ -58,7 +58,7 @@ impl DataNode {
             };
             let metric = idx.metric.unwrap_or(quiver_index::Metric::L2);
             for seg in data.snapshot() {
-                if !seg.sealed || seg.index_for(idx.field_id).is_some() || seg.rows == 0 {
+                if !seg.is_sealed() || seg.index_for(idx.field_id).is_some() || seg.rows == 0 {
                     continue;
                 }
                 let key = (coll.id, seg.id, idx.field_id);
@@ -178,7 +178,7 @@ impl DataNode {
         let (mut indexed, mut total, mut pending) = (0, 0, 0);
         for seg in data.snapshot() {
             total += seg.rows;
-            if !seg.sealed {
+            if !seg.is_sealed() {
                 continue;
             }
             if seg.index_for(field_id).is_some() {

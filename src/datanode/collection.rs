@@ -17,7 +17,7 @@ use quiver_storage::{CollectionSchema, Lsn};
 
 use super::manifest::SegmentEntry;
 use crate::error::{no_primary_key, QuiverError, Result};
-use crate::segment::{PartitionId, Segment, SegmentId};
+use crate::segment::{PartitionId, Segment, SegmentId, SegmentState};
 
 /// Where a live row is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl CollectionData {
         let gi = match st
             .segments
             .iter()
-            .position(|s| !s.sealed && !s.frozen && s.partition == partition)
+            .position(|s| s.state == SegmentState::Growing && s.partition == partition)
         {
             Some(i) => i,
             None => {
@@ -219,7 +219,7 @@ fn mark_deleted(st: &mut DataState, locs: &[RowLoc]) {
             for &r in rows {
                 mask.set(r as usize);
             }
-            if s.sealed {
+            if s.is_sealed() {
                 st.dirty_masks.insert(s.id);
             }
         }

@@ -29,7 +29,7 @@ const DELETED_PERCENT: usize = 20;
 /// (when there are two or more) plus any with many deleted rows.
 pub fn plan(segments: &[Arc<Segment>], small_rows: usize) -> Vec<Vec<SegmentId>> {
     let mut by_part: HashMap<i64, Vec<&Arc<Segment>>> = HashMap::new();
-    for s in segments.iter().filter(|s| s.sealed) {
+    for s in segments.iter().filter(|s| s.is_sealed()) {
         by_part.entry(s.partition).or_default().push(s);
     }
     let mut groups = Vec::new();
@@ -79,7 +79,7 @@ async fn merge(node: &Arc<DataNode>, data: &Arc<CollectionData>, ids: &[SegmentI
     let olds: Vec<Arc<Segment>> = data
         .snapshot()
         .into_iter()
-        .filter(|s| s.sealed && ids.contains(&s.id))
+        .filter(|s| s.is_sealed() && ids.contains(&s.id))
         .collect();
     let Some(first) = olds.first() else {
         return Ok(());

@@ -20,7 +20,7 @@ use super::manifest::{manifest_key, segment_prefix, Manifest, SegmentEntry};
 use super::DataNode;
 use crate::catalog::CollectionMeta;
 use crate::error::{QuiverError, Result};
-use crate::segment::{RowMask, Segment, SegmentId};
+use crate::segment::{RowMask, Segment, SegmentId, SegmentState};
 
 fn join<T>(r: std::result::Result<T, tokio::task::JoinError>) -> Result<T> {
     r.map_err(|e| QuiverError::Internal(format!("background task failed: {e}")))
@@ -81,12 +81,12 @@ pub async fn seal_collection(node: &DataNode, data: &CollectionData) -> Result<(
         st.sealing_from = st.first_unsealed_lsn.take();
         let mut frozen = Vec::new();
         for seg in st.segments.iter_mut() {
-            if !seg.sealed && seg.rows > 0 {
-                Arc::make_mut(seg).frozen = true;
+            if !seg.is_sealed() && seg.rows > 0 {
+                Arc::make_mut(seg).state = SegmentState::Frozen;
                 frozen.push(seg.clone());
             }
         }
-        st.segments.retain(|s| s.sealed || s.rows > 0);
+        st.segments.retain(|s| s.is_sealed() || s.rows > 0);
         (frozen, seal_lsn)
     };
     let result = persist_seal(node, data, frozen, seal_lsn).await;
@@ -186,7 +186,7 @@ pub(super) async fn persist_masks(
             .filter_map(|id| {
                 st.segments
                     .iter()
-                    .find(|s| s.id == id && s.sealed)
+                    .find(|s| s.id == id && s.is_sealed())
                     .map(|s| {
                         (
                             id,
@@ -242,7 +242,7 @@ fn write_manifest_with(
         let live: std::collections::HashSet<SegmentId> = st
             .segments
             .iter()
-            .filter(|s| s.sealed)
+            .filter(|s| s.is_sealed())
             .map(|s| s.id)
             .collect();
         let mut segments: Vec<SegmentEntry> = st
@@ -290,7 +290,11 @@ pub async fn attach_index(
     node.store().put(&key, Bytes::from(bytes)).await?;
     {
         let mut st = data.state.write();
-        let Some(slot) = st.segments.iter_mut().find(|s| s.id == segment && s.sealed) else {
+        let Some(slot) = st
+            .segments
+            .iter_mut()
+            .find(|s| s.id == segment && s.is_sealed())
+        else {
             return Ok(());
         };
         let s = Arc::make_mut(slot);

@@ -157,7 +157,7 @@ pub async fn get_persistent_segment_info(
         .collection(coll.id)?
         .snapshot()
         .iter()
-        .filter(|s| s.sealed)
+        .filter(|s| s.is_sealed())
         .map(|s| m::PersistentSegmentInfo {
             segment_id: s.id,
             collection_id: coll.id,
@@ -191,7 +191,7 @@ pub async fn get_query_segment_info(
             mem_size: s.memory_bytes() as i64,
             num_rows: s.live_rows() as i64,
             node_id: 1,
-            state: if s.sealed { 3 } else { 2 },
+            state: if s.is_sealed() { 3 } else { 2 },
             node_ids: vec![1],
             ..Default::default()
         })

@@ -243,7 +243,7 @@ pub async fn flush(p: Arc<Proxy>, ctx: Ctx, r: m::FlushRequest) -> Result<m::Flu
             .collection(coll.id)?
             .snapshot()
             .iter()
-            .filter(|s| s.sealed)
+            .filter(|s| s.is_sealed())
             .map(|s| s.id)
             .collect();
         let ts = p.catalog.tso();

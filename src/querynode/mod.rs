@@ -120,7 +120,7 @@ impl QueryNode {
                     .as_ref()
                     .is_none_or(|p| p.contains(&s.partition))
             })
-            .filter(|s| !plan.ignore_growing || s.sealed)
+            .filter(|s| !plan.ignore_growing || s.is_sealed())
             .collect();
         run_blocking(move || search_now(plan, segments)).await
     }
