@@ -44,6 +44,8 @@ pub enum QuiverError {
     Unsupported(String),
     #[error("server is shutting down")]
     ShuttingDown,
+    #[error("resource group not found[rg={0}]")]
+    ResourceGroupNotFound(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("rate limit exceeded[{0}]")]
@@ -86,6 +88,7 @@ impl QuiverError {
             AliasExists(_) => (1602, legacy::UNEXPECTED),
             Unsupported(_) => (1, legacy::UNEXPECTED),
             ShuttingDown => (1, legacy::NOT_READY),
+            ResourceGroupNotFound(_) => (300, legacy::UNEXPECTED),
             Internal(_) => (65535, legacy::UNEXPECTED),
             // Milvus merr: ErrServiceRateLimit (pymilvus retries it),
             // ErrParameterTooLarge, and its TimeoutCode.

@@ -140,7 +140,7 @@ pub async fn get_replicas(
             collection_id: coll.id,
             partition_ids: coll.partitions.iter().map(|p| p.id).collect(),
             node_ids: vec![1],
-            resource_group_name: "__default_resource_group".into(),
+            resource_group_name: super::resource_group::DEFAULT_RESOURCE_GROUP.into(),
             ..Default::default()
         }],
     })

@@ -15,6 +15,7 @@ mod misc;
 mod output;
 mod partition;
 mod query;
+mod resource_group;
 mod schema;
 mod search;
 mod search_params;

@@ -15,7 +15,10 @@ use futures::FutureExt;
 use tonic::{Request, Response};
 
 use super::status::StatusResponse;
-use super::{alias_db, auth, collection, index, misc, partition, query, search, write, Ctx, Proxy};
+use super::{
+    alias_db, auth, collection, index, misc, partition, query, resource_group, search, write, Ctx,
+    Proxy,
+};
 use crate::error::QuiverError;
 use crate::net;
 use crate::proto::common::Status;
@@ -248,8 +251,8 @@ rpcs! {
     update_resource_groups: m::UpdateResourceGroupsRequest => Status = misc::unsupported_status;
     transfer_node: m::TransferNodeRequest => Status = misc::unsupported_status;
     transfer_replica: m::TransferReplicaRequest => Status = misc::unsupported_status;
-    list_resource_groups: m::ListResourceGroupsRequest => m::ListResourceGroupsResponse = misc::unsupported;
-    describe_resource_group: m::DescribeResourceGroupRequest => m::DescribeResourceGroupResponse = misc::unsupported;
+    list_resource_groups: m::ListResourceGroupsRequest => m::ListResourceGroupsResponse = resource_group::list_resource_groups;
+    describe_resource_group: m::DescribeResourceGroupRequest => m::DescribeResourceGroupResponse = resource_group::describe_resource_group;
     replicate_message: m::ReplicateMessageRequest => m::ReplicateMessageResponse = misc::unsupported;
     backup_rbac: m::BackupRbacMetaRequest => m::BackupRbacMetaResponse = misc::unsupported;
     restore_rbac: m::RestoreRbacMetaRequest => Status = misc::unsupported_status;
