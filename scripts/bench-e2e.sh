@@ -11,7 +11,7 @@
 # ef=64 with each THREADS count (default 1 4), tenant-filtered search. Prints a table and, as
 # the last line, one JSON object with every figure.
 # Environment: N (rows to generate, default 100000), PYTHON (default .venv/bin/python),
-# BENCH_DIR (default /work/shared/bench), BENCH_TMPDIR (where the server's temp data dir
+# BENCH_DIR (default ../shared/bench beside the repo), BENCH_TMPDIR (where the server's temp data dir
 # goes), PHASE_TIMEOUT (s per phase, default 1800), TOTAL_TIMEOUT (s, default 10800),
 # KEEP_DATA=1 keeps the temp dirs.
 set -euo pipefail
@@ -26,7 +26,7 @@ PY=${PYTHON:-}
 if [ -z "$PY" ]; then
     if [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"; else PY=python3; fi
 fi
-BENCH_DIR=${BENCH_DIR:-/work/shared/bench}
+BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
 export BENCH_DIR
 N=${N:-100000}
 

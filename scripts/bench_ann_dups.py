@@ -23,7 +23,6 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench"))
-sys.path.insert(0, "/work/shared/bench")
 from gen_dataset import read_fvecs  # noqa: E402
 
 K = 100

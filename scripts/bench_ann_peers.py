@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench"))
-sys.path.insert(0, "/work/shared/bench")
 from gen_dataset import read_fvecs, read_ivecs  # noqa: E402
 
 

@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH_DIR = os.environ.get("BENCH_DIR", "/work/shared/bench")
+BENCH_DIR = os.environ.get("BENCH_DIR", os.path.join(ROOT, "..", "shared", "bench"))
 sys.path.insert(0, BENCH_DIR)
 from gen_dataset import read_fvecs, read_ivecs  # noqa: E402
 
