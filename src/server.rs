@@ -41,7 +41,6 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
             segment_max_bytes: cfg.limits.segment_max_bytes,
             sync_wal: cfg.limits.sync_wal,
             seal_idle: std::time::Duration::from_secs(cfg.limits.seal_idle_secs),
-            max_partitions: cfg.limits.max_partitions,
             index_build_max_bytes: cfg.limits.index_build_max_bytes,
         },
         catalog.clone(),
@@ -57,6 +56,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         query,
         users,
         filter_limits: cfg.filter.to_filter(),
+        max_partitions: cfg.limits.max_partitions,
     }))
 }
 

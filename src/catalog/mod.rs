@@ -36,6 +36,17 @@ struct State {
     aliases: BTreeMap<(String, String), AliasMeta>,
 }
 
+impl State {
+    /// The collection record `id` a caller already resolved by name; gone only
+    /// if it was dropped in between.
+    fn current(&self, id: i64) -> Result<Arc<CollectionMeta>> {
+        self.collections
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| QuiverError::Internal(format!("collection {id} vanished")))
+    }
+}
+
 /// The catalog. Cheap to share behind an `Arc`.
 pub struct Catalog {
     meta: Arc<dyn MetaStore>,
@@ -334,11 +345,7 @@ impl Catalog {
         f: impl FnOnce(&mut CollectionMeta) -> Result<T>,
     ) -> Result<(Arc<CollectionMeta>, T)> {
         let mut st = self.state.write();
-        let current = st
-            .collections
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| QuiverError::Internal(format!("collection {id} vanished")))?;
+        let current = st.current(id)?;
         let mut next = (*current).clone();
         let out = f(&mut next)?;
         next.updated_ts = self.tso();
@@ -371,20 +378,16 @@ impl Catalog {
     /// partition's own small record.
     pub fn add_partition(&self, id: i64, part: PartitionMeta, max: usize) -> Result<()> {
         let mut st = self.state.write();
-        let current = st
-            .collections
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| QuiverError::Internal(format!("collection {id} vanished")))?;
+        let current = st.current(id)?;
         if current.partition(&part.name).is_some() {
             return Ok(());
         }
         if current.partitions.len() >= max {
-            return Err(QuiverError::InvalidParameter(format!(
-                "partition number ({}) exceeds max configuration ({max}), collection: {}",
+            return Err(too_many_partitions(
                 current.partitions.len(),
-                current.name
-            )));
+                max,
+                &current.name,
+            ));
         }
         self.meta.put(&part_key(id, part.id), json(&part)?)?;
         let mut next = (*current).clone();
@@ -491,6 +494,18 @@ impl Catalog {
             .map(|a| a.alias.clone())
             .collect()
     }
+}
+
+/// Milvus's refusal of a partition count above `rootCoord.maxPartitionNum`, for
+/// CreatePartition and a partition-key collection's `num_partitions` alike.
+pub fn too_many_partitions(
+    count: impl std::fmt::Display,
+    max: impl std::fmt::Display,
+    collection: &str,
+) -> QuiverError {
+    QuiverError::InvalidParameter(format!(
+        "partition number ({count}) exceeds max configuration ({max}), collection: {collection}"
+    ))
 }
 
 /// The writes that turn partition list `old` into `new` (both small records).

@@ -44,8 +44,6 @@ pub struct DataNodeConfig {
     pub sync_wal: bool,
     /// A growing segment with no writes for this long is sealed.
     pub seal_idle: std::time::Duration,
-    /// Most partitions a collection may have (checked by the proxy).
-    pub max_partitions: usize,
     /// Index builds estimated above this many bytes are refused (index Failed).
     pub index_build_max_bytes: usize,
 }
@@ -310,11 +308,6 @@ impl DataNode {
     /// Writes the collection's manifest from its current state.
     async fn write_manifest(&self, data: &CollectionData) -> Result<()> {
         seal::write_manifest(self.meta.as_ref(), data)
-    }
-
-    /// The data role's settings.
-    pub fn config(&self) -> &DataNodeConfig {
-        &self.cfg
     }
 
     /// The object store, for the seal module.

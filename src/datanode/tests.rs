@@ -43,7 +43,6 @@ fn config(dir: &Path, seal_idle: Duration, index_build_max_bytes: usize) -> Data
         segment_max_bytes: 1 << 30,
         sync_wal: false,
         seal_idle,
-        max_partitions: 1024,
         index_build_max_bytes,
     }
 }

@@ -30,7 +30,7 @@ pub async fn create_collection(
     let now = p.catalog.tso();
     let has_key = schema.partition_key().is_some();
     // The same cap as CreatePartition (Milvus checks both against maxPartitionNum).
-    let max_partitions = i64::try_from(p.data.config().max_partitions).unwrap_or(i64::MAX);
+    let max_partitions = i64::try_from(p.max_partitions).unwrap_or(i64::MAX);
     let num_partitions = match (has_key, r.num_partitions) {
         (false, 0) => 0,
         (false, _) => {
@@ -45,11 +45,11 @@ pub async fn create_collection(
             ))
         }
         (true, n) if n > max_partitions => {
-            return Err(invalid(format!(
-                "partition number ({n}) exceeds max configuration ({max_partitions}), \
-                 collection: {}",
-                r.collection_name
-            )))
+            return Err(crate::catalog::too_many_partitions(
+                n,
+                max_partitions,
+                &r.collection_name,
+            ))
         }
         (true, n) => n,
     };

@@ -49,6 +49,8 @@ pub struct Proxy {
     pub users: Arc<Users>,
     /// Caps on filter expressions (`[filter]` in the config file).
     pub filter_limits: quiver_filter::Limits,
+    /// Most partitions one collection may have (`[limits] max_partitions`).
+    pub max_partitions: usize,
 }
 
 /// Per-request context taken from the gRPC metadata.

@@ -34,8 +34,7 @@ pub async fn create_partition(
         created_ts: p.catalog.tso(),
     };
     // Checked again under the catalog's lock, so racing creates cannot pass the cap.
-    p.catalog
-        .add_partition(c.id, part, p.data.config().max_partitions)?;
+    p.catalog.add_partition(c.id, part, p.max_partitions)?;
     Ok(Status::default())
 }
 
