@@ -11,16 +11,16 @@ use anyhow::Context;
 use quiver_storage::{MetaStore, ObjectStorage, SledMetaStore};
 use tokio::net::TcpListener;
 
-use crate::catalog::users::Users;
-use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::datanode::{DataNode, DataNodeConfig};
-use crate::indexnode::IndexNode;
 use crate::net::{self, Handler, NetLimits, ReqBody};
 use crate::proto::milvus::milvus_service_server::MilvusServiceServer;
 use crate::proxy::backoff::{Backoff, BackoffConfig};
 use crate::proxy::{service::Service, Proxy};
-use crate::querynode::QueryNode;
+use quiver_engine::catalog::users::Users;
+use quiver_engine::catalog::Catalog;
+use quiver_engine::datanode::{DataNode, DataNodeConfig};
+use quiver_engine::indexnode::IndexNode;
+use quiver_engine::querynode::QueryNode;
 
 /// Opens storage, recovers state and builds the proxy.
 pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {

@@ -57,6 +57,8 @@ use serde_json::Value;
 use bind::{Binder, Pred, Val};
 pub use limits::Limits;
 use parser::CmpOp;
+/// Primary-key values, which [`Filter::primary_key_values`] extracts.
+pub use quiver_types::PkValue;
 
 /// Errors from parsing, binding or evaluating a filter.
 #[derive(thiserror::Error, Debug)]
@@ -92,13 +94,6 @@ impl FilterError {
             other => other,
         }
     }
-}
-
-/// A primary-key value, for point lookups.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PkValue {
-    Int(i64),
-    Str(String),
 }
 
 /// A parsed, type-checked expression bound to a schema.

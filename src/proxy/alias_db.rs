@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use super::{kv_pairs, ok_status, to_kv, Ctx, Proxy};
-use crate::error::Result;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
+use quiver_engine::error::Result;
 
 pub async fn create_alias(p: Arc<Proxy>, ctx: Ctx, r: m::CreateAliasRequest) -> Result<Status> {
     p.catalog

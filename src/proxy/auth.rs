@@ -14,11 +14,11 @@ use parking_lot::{Condvar, Mutex};
 
 use super::backoff::Backoff;
 use super::{ok_status, Ctx, Proxy};
-use crate::catalog::users::Users;
-use crate::error::{invalid, Result};
 use crate::net::PeerAddr;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
+use quiver_engine::catalog::users::Users;
+use quiver_engine::error::{invalid, Result};
 
 fn b64(s: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::STANDARD

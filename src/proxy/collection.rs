@@ -6,14 +6,14 @@ use prost::Message;
 
 use super::schema::parse_schema;
 use super::{kv_pairs, ok_status, to_kv, Ctx, Proxy};
-use crate::catalog::{
-    merge_properties, tso::physical_ms, validate_name, CollectionMeta, PartitionMeta,
-    DEFAULT_PARTITION,
-};
-use crate::error::{invalid, QuiverError, Result};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
+use quiver_engine::catalog::{
+    merge_properties, tso::physical_ms, validate_name, CollectionMeta, PartitionMeta,
+    DEFAULT_PARTITION,
+};
+use quiver_engine::error::{invalid, QuiverError, Result};
 
 /// Default `num_partitions` of a partition-key collection (as in Milvus).
 const DEFAULT_KEY_PARTITIONS: i64 = 16;
@@ -45,7 +45,7 @@ pub async fn create_collection(
             ))
         }
         (true, n) if n > max_partitions => {
-            return Err(crate::catalog::too_many_partitions(
+            return Err(quiver_engine::catalog::too_many_partitions(
                 n,
                 max_partitions,
                 &r.collection_name,

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use quiver_index::Metric;
 
 use super::{ok_status, to_kv, Ctx, Proxy};
-use crate::catalog::{CollectionMeta, IndexKind, IndexMeta};
-use crate::error::{invalid, QuiverError, Result};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
+use quiver_engine::catalog::{CollectionMeta, IndexKind, IndexMeta};
+use quiver_engine::error::{invalid, QuiverError, Result};
 
 const INDEX_STATE_IN_PROGRESS: i32 = 2;
 const INDEX_STATE_FINISHED: i32 = 3;
@@ -333,7 +333,7 @@ pub async fn alter_index(p: Arc<Proxy>, ctx: Ctx, r: m::AlterIndexRequest) -> Re
     }
     p.catalog.update_collection(c.id, |m| {
         if let Some(i) = m.indexes.iter_mut().find(|i| i.name == r.index_name) {
-            crate::catalog::merge_properties(
+            quiver_engine::catalog::merge_properties(
                 &mut i.params,
                 super::kv_pairs(&r.extra_params),
                 &r.delete_keys,

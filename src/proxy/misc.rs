@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::{ok_status, Ctx, Proxy, VERSION};
-use crate::error::{QuiverError, Result};
 use crate::proto::common::{ServerInfo, Status};
 use crate::proto::milvus as m;
+use quiver_engine::error::{QuiverError, Result};
 
 static NEXT_IDENTIFIER: AtomicI64 = AtomicI64::new(1);
 

@@ -25,13 +25,13 @@ mod write;
 
 use std::sync::Arc;
 
-use crate::catalog::users::Users;
-use crate::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
-use crate::datanode::DataNode;
-use crate::error::{QuiverError, Result};
 use crate::proto::common::KeyValuePair;
-use crate::querynode::QueryNode;
-use crate::segment::PartitionId;
+use quiver_engine::catalog::users::Users;
+use quiver_engine::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
+use quiver_engine::datanode::DataNode;
+use quiver_engine::error::{QuiverError, Result};
+use quiver_engine::querynode::QueryNode;
+use quiver_engine::segment::PartitionId;
 
 pub use status::ok_status;
 

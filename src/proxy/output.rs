@@ -9,9 +9,9 @@ use arrow::compute::interleave;
 use quiver_storage::{CollectionSchema, FieldSchema, META_FIELD};
 
 use crate::convert;
-use crate::error::{invalid, QuiverError, Result};
 use crate::proto::schema::FieldData;
-use crate::segment::Segment;
+use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::segment::Segment;
 
 /// One output column.
 #[derive(Debug, Clone)]

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use super::{ok_status, Ctx, Proxy};
-use crate::catalog::{tso::physical_ms, validate_name, PartitionMeta, DEFAULT_PARTITION};
-use crate::error::{invalid, QuiverError, Result};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
+use quiver_engine::catalog::{tso::physical_ms, validate_name, PartitionMeta, DEFAULT_PARTITION};
+use quiver_engine::error::{invalid, QuiverError, Result};
 
-fn no_manual_partitions(c: &crate::catalog::CollectionMeta) -> Result<()> {
+fn no_manual_partitions(c: &quiver_engine::catalog::CollectionMeta) -> Result<()> {
     if c.has_partition_key() {
         return Err(invalid(
             "disable create/drop partition if partition key mode is used",

@@ -10,14 +10,14 @@ use quiver_filter::Filter;
 use super::output::{build_columns, resolve};
 use super::write::key_partition_index;
 use super::{kv_get, ok_status, Ctx, Proxy, MAX_TOPK};
-use crate::catalog::CollectionMeta;
-use crate::error::{invalid, QuiverError, Result};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
 use crate::proto::schema::template_array_value::Data as TData;
 use crate::proto::schema::template_value::Val;
-use crate::querynode::QueryPlan;
-use crate::segment::PartitionId;
+use quiver_engine::catalog::CollectionMeta;
+use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::querynode::QueryPlan;
+use quiver_engine::segment::PartitionId;
 
 /// `expr_template_values` as JSON values for the filter parser.
 pub fn templates(v: &HashMap<String, s::TemplateValue>) -> HashMap<String, serde_json::Value> {

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{ok_status, Ctx, Proxy};
-use crate::error::{QuiverError, Result};
 use crate::proto::common::NodeInfo;
 use crate::proto::milvus as m;
+use quiver_engine::error::{QuiverError, Result};
 
 /// Milvus's name for the group every node starts in.
 pub const DEFAULT_RESOURCE_GROUP: &str = "__default_resource_group";

@@ -5,10 +5,10 @@ use prost::Message;
 use quiver_storage::schema::MAX_DIM;
 use quiver_storage::{CollectionSchema, DataType, FieldSchema, ScalarValue};
 
-use crate::catalog::validate_name;
-use crate::error::{invalid, Result};
 use crate::proto::schema as s;
 use crate::proto::schema::value_field::Data as VData;
+use quiver_engine::catalog::validate_name;
+use quiver_engine::error::{invalid, Result};
 
 /// Longest VARCHAR Milvus accepts.
 pub const MAX_VARCHAR: usize = 65_535;

@@ -12,12 +12,12 @@ use super::output::{build_columns, gather, resolve};
 use super::query::{plan_partitions, templates};
 use super::search_params::{self, Params};
 use super::{ok_status, Ctx, Proxy};
-use crate::catalog::{metric_name, CollectionMeta, IndexKind};
 use crate::convert;
-use crate::error::{invalid, no_primary_key, QuiverError, Result};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
-use crate::querynode::{DistRange, GroupBy, QueryPlan, SearchOutput, SearchPlan};
+use quiver_engine::catalog::{metric_name, CollectionMeta, IndexKind};
+use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
+use quiver_engine::querynode::{DistRange, GroupBy, QueryPlan, SearchOutput, SearchPlan};
 
 /// Default HNSW search list size when the request names none.
 const DEFAULT_EF: usize = 64;
@@ -84,7 +84,8 @@ async fn vectors_by_ids(
         .column_index(&field.name)
         .ok_or_else(|| QuiverError::Internal("vector column missing".into()))?;
     let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
-    let found_pks = crate::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?;
+    let found_pks =
+        quiver_engine::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?;
     let vecs = gather(&out.segments, &out.rows, col)?;
     let list = vecs
         .as_fixed_size_list_opt()

@@ -11,8 +11,8 @@
 use quiver_index::Metric;
 
 use super::{kv_get, MAX_TOPK};
-use crate::error::{invalid, Result};
 use crate::proto::common::KeyValuePair;
+use quiver_engine::error::{invalid, Result};
 
 /// Largest number of query vectors in one request (Milvus's `maxNQ`).
 pub const MAX_NQ: usize = 16_384;

@@ -19,11 +19,11 @@ use super::{
     alias_db, auth, collection, index, misc, partition, query, resource_group, search, write, Ctx,
     Proxy,
 };
-use crate::error::QuiverError;
 use crate::net;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
 use crate::proto::milvus::milvus_service_server::MilvusService;
+use quiver_engine::error::QuiverError;
 
 /// The gRPC service over a shared [`Proxy`].
 #[derive(Clone)]
@@ -84,7 +84,7 @@ async fn run<Resp, F>(
 ) -> Result<Response<Resp>, tonic::Status>
 where
     Resp: StatusResponse + prost::Message,
-    F: std::future::Future<Output = crate::error::Result<Resp>>,
+    F: std::future::Future<Output = quiver_engine::error::Result<Resp>>,
 {
     let late = || {
         Ok(Err(QuiverError::DeadlineExceeded(format!(
@@ -302,7 +302,7 @@ mod tests {
         r.status.as_ref().map_or(0, |s| s.code)
     }
 
-    async fn slow_ok() -> crate::error::Result<m::QueryResults> {
+    async fn slow_ok() -> quiver_engine::error::Result<m::QueryResults> {
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(m::QueryResults::default())
     }
@@ -358,7 +358,10 @@ mod tests {
             budget: 5,
         });
         assert_eq!(busy.status_parts().0, 8);
-        assert_eq!(busy.status_parts().1, crate::error::legacy::RATE_LIMIT);
+        assert_eq!(
+            busy.status_parts().1,
+            quiver_engine::error::legacy::RATE_LIMIT
+        );
         let big = refusal_error(&net::Refusal::TooLarge { bytes: 10, max: 5 });
         assert_eq!(big.status_parts().0, 1102);
     }

@@ -1,8 +1,8 @@
 //! Milvus statuses: success, and the in-band form of every [`QuiverError`].
 
-use crate::error::QuiverError;
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
+use quiver_engine::error::QuiverError;
 
 /// The success status (all zero).
 pub fn ok_status() -> Option<Status> {

@@ -14,13 +14,13 @@ use arrow::datatypes::Int64Type;
 use super::output::gather;
 use super::query::templates;
 use super::{ok_status, Ctx, Proxy};
-use crate::catalog::{CollectionMeta, DEFAULT_PARTITION};
 use crate::convert;
-use crate::error::{invalid, no_primary_key, QuiverError, Result};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
-use crate::querynode::QueryPlan;
-use crate::segment::PartitionId;
+use quiver_engine::catalog::{CollectionMeta, DEFAULT_PARTITION};
+use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
+use quiver_engine::querynode::QueryPlan;
+use quiver_engine::segment::PartitionId;
 
 /// FNV-1a: a stable hash, so a key maps to the same partition after restarts.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -220,7 +220,7 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
     let doomed = if out.rows.is_empty() {
         Vec::new()
     } else {
-        crate::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?
+        quiver_engine::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?
     };
     let n = p.data.delete(coll.id, doomed).await?;
     let mut res = mutation(&p, None, 0);

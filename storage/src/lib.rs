@@ -25,4 +25,4 @@ pub use meta::{
 };
 pub use object::{ObjectStorage, RetryPolicy, MULTIPART_THRESHOLD};
 pub use schema::{CollectionSchema, DataType, FieldSchema, ScalarValue, META_FIELD};
-pub use wal::{Lsn, Wal, WalAck, WalOptions, WalRecord};
+pub use wal::{Lsn, Wal, WalAck, WalEntry, WalOptions};

@@ -10,7 +10,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use super::{Lsn, WalRecord};
+use super::{Lsn, WalEntry};
 use crate::error::Result;
 
 /// Size of a record header: length, checksum, lsn.
@@ -70,7 +70,7 @@ pub(super) fn scan_records(
     data: &[u8],
     mut expect: Lsn,
     after: Lsn,
-    out: &mut Vec<WalRecord>,
+    out: &mut Vec<WalEntry>,
 ) -> Scan {
     let mut pos = 0usize;
     let mut last = None;

@@ -47,11 +47,12 @@ use format::{
 /// can be deleted (smaller ones are not worth a file each).
 pub const ROTATE_MIN_BYTES: u64 = 1 << 20;
 
-/// Log sequence number: strictly increasing, the first record gets 1.
-pub type Lsn = u64;
+// Log sequence number: strictly increasing, the first record gets 1.
+pub use quiver_types::Lsn;
 
-/// One replayed record: its LSN and payload.
-pub type WalRecord = (Lsn, Vec<u8>);
+/// One replayed entry: its LSN and the opaque payload a caller logged (the
+/// engine decodes it into its own `WalRecord`).
+pub type WalEntry = (Lsn, Vec<u8>);
 
 /// How the log is laid out and synced.
 #[derive(Debug, Clone)]
@@ -175,7 +176,7 @@ impl Wal {
     /// Corruption in any file but the last is not a torn write and is reported
     /// as [`StorageError::Corrupt`]. New LSNs continue after the larger of the
     /// last intact record and `after`.
-    pub fn open(dir: &Path, opts: WalOptions, after: Lsn) -> Result<(Wal, Vec<WalRecord>)> {
+    pub fn open(dir: &Path, opts: WalOptions, after: Lsn) -> Result<(Wal, Vec<WalEntry>)> {
         if opts.segment_bytes == 0 {
             return Err(StorageError::Config("wal segment_bytes must be > 0".into()));
         }

@@ -10,7 +10,7 @@ fn opts() -> WalOptions {
     WalOptions::default()
 }
 
-fn open(dir: &Path, o: WalOptions, after: Lsn) -> (Wal, Vec<WalRecord>) {
+fn open(dir: &Path, o: WalOptions, after: Lsn) -> (Wal, Vec<WalEntry>) {
     Wal::open(dir, o, after).unwrap_or_else(|e| panic!("open: {e}"))
 }
 

@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Logical bits of a hybrid timestamp (pymilvus `LOGICAL_BITS`).
-pub const LOGICAL_BITS: u32 = 18;
+pub use quiver_types::physical_ms;
+use quiver_types::{compose_ts, Timestamp};
 
 /// A monotonic hybrid-timestamp allocator.
 #[derive(Default)]
@@ -17,12 +17,12 @@ pub struct Tso {
 
 impl Tso {
     /// The next timestamp: strictly greater than every earlier one.
-    pub fn next(&self) -> u64 {
+    pub fn next(&self) -> Timestamp {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let physical = now_ms << LOGICAL_BITS;
+        let physical = compose_ts(now_ms, 0);
         let mut prev = self.last.load(Ordering::Relaxed);
         loop {
             let next = physical.max(prev + 1);
@@ -35,11 +35,6 @@ impl Tso {
             }
         }
     }
-}
-
-/// The wall-clock milliseconds of a hybrid timestamp.
-pub fn physical_ms(ts: u64) -> u64 {
-    ts >> LOGICAL_BITS
 }
 
 #[cfg(test)]

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use quiver_index::{Bitset, Hnsw};
 
-/// Segment ids are unique per server (allocated from the catalog's id counter).
-pub type SegmentId = i64;
-/// Partition ids are unique per server.
-pub type PartitionId = i64;
+pub use quiver_types::{PartitionId, SegmentId};
 
 /// Deleted rows of one segment, growable as a growing segment appends rows.
 #[derive(Clone, Debug, Default, PartialEq)]
