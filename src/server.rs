@@ -21,6 +21,7 @@ use quiver_engine::catalog::Catalog;
 use quiver_engine::datanode::{DataNode, DataNodeConfig};
 use quiver_engine::indexnode::IndexNode;
 use quiver_engine::querynode::QueryNode;
+use quiver_engine::roles::LocalData;
 
 /// Opens storage, recovers state and builds the proxy.
 pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
@@ -49,13 +50,22 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         index,
     )
     .await?;
-    let query = Arc::new(QueryNode::new(data.clone()));
+    // Standalone wiring: every role in process, behind the same traits a
+    // network hop would implement.
+    let filter_limits = cfg.filter.to_filter();
+    let query = Arc::new(QueryNode::new(
+        data.clone(),
+        catalog.clone(),
+        filter_limits,
+    ));
+    let local = Arc::new(LocalData(data));
     Ok(Arc::new(Proxy {
         catalog,
-        data,
+        data: local.clone(),
+        index: local,
         query,
         users,
-        filter_limits: cfg.filter.to_filter(),
+        filter_limits,
         max_partitions: cfg.limits.max_partitions,
     }))
 }

@@ -19,4 +19,5 @@ pub mod datanode;
 pub mod error;
 pub mod indexnode;
 pub mod querynode;
+pub mod roles;
 pub mod segment;

@@ -7,7 +7,7 @@
 //!   filled, auto_id keys generated, dynamic `$meta` checked).
 //! * [`column_to_field_data`], [`meta_to_field_data`], [`empty_field_data`]: Arrow result
 //!   columns → the *dense* `FieldData` pymilvus expects (placeholders under `valid_data`).
-//! * [`pks_to_ids`], [`ids_to_pks`]: primary keys ↔ `schema.IDs`.
+//! * [`pks_to_ids`], [`pk_values_to_ids`], [`ids_to_pks`]: primary keys ↔ `schema.IDs`.
 //! * [`decode_placeholder_group`]: search vectors out of `common.PlaceholderGroup` bytes.
 //!
 //! See `shared/docs/milvus-protocol.md` §4.5, §7.1, §8.4 and §8.5.
@@ -44,5 +44,32 @@ pub fn ids_to_pks(ids: &IDs) -> Vec<PkValue> {
         Some(IdField::IntId(a)) => a.data.iter().map(|&v| PkValue::Int(v)).collect(),
         Some(IdField::StrId(a)) => a.data.iter().map(|s| PkValue::Str(s.clone())).collect(),
         None => Vec::new(),
+    }
+}
+
+/// Primary-key values → `schema.IDs` (string ids when `strings`, so an empty
+/// result still carries the key's type).
+pub fn pk_values_to_ids<'a>(pks: impl Iterator<Item = &'a PkValue>, strings: bool) -> IDs {
+    let id_field = if strings {
+        IdField::StrId(crate::proto::schema::StringArray {
+            data: pks
+                .map(|p| match p {
+                    PkValue::Str(s) => s.clone(),
+                    PkValue::Int(v) => v.to_string(),
+                })
+                .collect(),
+        })
+    } else {
+        IdField::IntId(crate::proto::schema::LongArray {
+            data: pks
+                .map(|p| match p {
+                    PkValue::Int(v) => *v,
+                    PkValue::Str(_) => 0,
+                })
+                .collect(),
+        })
+    };
+    IDs {
+        id_field: Some(id_field),
     }
 }

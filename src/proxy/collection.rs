@@ -89,7 +89,7 @@ pub async fn create_collection(
         old.schema == meta.schema && old.num_partitions == meta.num_partitions
     })?;
     if created {
-        p.data.create_collection(&meta)?;
+        p.data.create_collection(&meta).await?;
         tracing::info!(collection = %meta.name, db = %meta.db, "created collection");
     }
     Ok(Status::default())
@@ -203,7 +203,13 @@ pub async fn get_collection_statistics(
     r: m::GetCollectionStatisticsRequest,
 ) -> Result<m::GetCollectionStatisticsResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let rows = p.data.collection(c.id)?.live_rows();
+    let rows: usize = p
+        .data
+        .segments(c.id)
+        .await?
+        .iter()
+        .map(|s| s.live_rows)
+        .sum();
     Ok(m::GetCollectionStatisticsResponse {
         status: ok_status(),
         stats: vec![KeyValuePair {
@@ -276,9 +282,7 @@ pub async fn truncate_collection(
     r: m::TruncateCollectionRequest,
 ) -> Result<m::TruncateCollectionResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let data = p.data.collection(c.id)?;
-    let pks: Vec<_> = data.state.read().pk_index.keys().cloned().collect();
-    p.data.delete(c.id, pks).await?;
+    p.data.truncate(c.id).await?;
     Ok(m::TruncateCollectionResponse {
         status: ok_status(),
     })

@@ -183,7 +183,7 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         m.indexes.push(meta);
         Ok(())
     })?;
-    p.data.ensure_indexes(&updated);
+    p.index.ensure_indexes(&updated).await?;
     Ok(Status::default())
 }
 
@@ -205,15 +205,19 @@ fn select_indexes<'a>(
     Ok(v)
 }
 
-fn describe_one(p: &Proxy, c: &CollectionMeta, i: &IndexMeta) -> m::IndexDescription {
+async fn describe_one(p: &Proxy, c: &CollectionMeta, i: &IndexMeta) -> Result<m::IndexDescription> {
     let (indexed, total, pending) = match i.kind {
-        IndexKind::Hnsw => p.data.index_progress(c.id, i.field_id),
+        IndexKind::Hnsw => {
+            let pr = p.index.progress(c.id, i.field_id).await?;
+            (pr.indexed_rows, pr.total_rows, pr.pending_rows)
+        }
         _ => {
-            let rows = p.data.collection(c.id).map(|d| d.live_rows()).unwrap_or(0);
+            let segs = p.data.segments(c.id).await?;
+            let rows = segs.iter().map(|s| s.live_rows).sum();
             (rows, rows, 0)
         }
     };
-    m::IndexDescription {
+    Ok(m::IndexDescription {
         index_name: i.name.clone(),
         index_id: i.id,
         params: to_kv(&i.params),
@@ -230,7 +234,7 @@ fn describe_one(p: &Proxy, c: &CollectionMeta, i: &IndexMeta) -> m::IndexDescrip
         pending_index_rows: pending as i64,
         index_state_fail_reason: i.fail_reason.clone().unwrap_or_default(),
         ..Default::default()
-    }
+    })
 }
 
 pub async fn describe_index(
@@ -239,10 +243,10 @@ pub async fn describe_index(
     r: m::DescribeIndexRequest,
 ) -> Result<m::DescribeIndexResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let descs = select_indexes(&c, &r.index_name, &r.field_name)?
-        .into_iter()
-        .map(|i| describe_one(&p, &c, i))
-        .collect();
+    let mut descs = Vec::new();
+    for i in select_indexes(&c, &r.index_name, &r.field_name)? {
+        descs.push(describe_one(&p, &c, i).await?);
+    }
     Ok(m::DescribeIndexResponse {
         status: ok_status(),
         index_descriptions: descs,
@@ -255,10 +259,10 @@ pub async fn get_index_statistics(
     r: m::GetIndexStatisticsRequest,
 ) -> Result<m::GetIndexStatisticsResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let descs = select_indexes(&c, &r.index_name, "")?
-        .into_iter()
-        .map(|i| describe_one(&p, &c, i))
-        .collect();
+    let mut descs = Vec::new();
+    for i in select_indexes(&c, &r.index_name, "")? {
+        descs.push(describe_one(&p, &c, i).await?);
+    }
     Ok(m::GetIndexStatisticsResponse {
         status: ok_status(),
         index_descriptions: descs,
@@ -272,7 +276,7 @@ pub async fn get_index_state(
 ) -> Result<m::GetIndexStateResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
-    let d = describe_one(&p, &c, i);
+    let d = describe_one(&p, &c, i).await?;
     Ok(m::GetIndexStateResponse {
         status: ok_status(),
         state: d.state,
@@ -287,7 +291,7 @@ pub async fn get_index_build_progress(
 ) -> Result<m::GetIndexBuildProgressResponse> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let i = select_indexes(&c, &r.index_name, &r.field_name)?[0];
-    let d = describe_one(&p, &c, i);
+    let d = describe_one(&p, &c, i).await?;
     Ok(m::GetIndexBuildProgressResponse {
         status: ok_status(),
         indexed_rows: d.indexed_rows,
@@ -312,7 +316,7 @@ pub async fn drop_index(p: Arc<Proxy>, ctx: Ctx, r: m::DropIndexRequest) -> Resu
         Ok(())
     })?;
     for i in doomed.iter().filter(|i| i.kind == IndexKind::Hnsw) {
-        p.data.drop_index(c.id, i.field_id).await?;
+        p.index.drop_index(c.id, i.field_id).await?;
     }
     Ok(Status::default())
 }
@@ -376,7 +380,7 @@ pub async fn load_collection(
             .0
     };
     // Builds a release cancelled start again.
-    p.data.ensure_indexes(&c);
+    p.index.ensure_indexes(&c).await?;
     Ok(Status::default())
 }
 
@@ -386,7 +390,7 @@ pub async fn release_collection(
     r: m::ReleaseCollectionRequest,
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    p.data.cancel_index_builds(c.id);
+    p.index.cancel_builds(c.id).await?;
     if c.any_loaded() {
         p.catalog.update_collection(c.id, |m| {
             m.loaded = false;

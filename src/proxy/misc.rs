@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::{ok_status, Ctx, Proxy, VERSION};
+use crate::proto::common::SegmentState;
 use crate::proto::common::{ServerInfo, Status};
 use crate::proto::milvus as m;
 use quiver_engine::error::{QuiverError, Result};
@@ -154,16 +155,16 @@ pub async fn get_persistent_segment_info(
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let infos = p
         .data
-        .collection(coll.id)?
-        .snapshot()
+        .segments(coll.id)
+        .await?
         .iter()
-        .filter(|s| s.is_sealed())
+        .filter(|s| s.sealed)
         .map(|s| m::PersistentSegmentInfo {
             segment_id: s.id,
             collection_id: coll.id,
             partition_id: s.partition,
-            num_rows: s.live_rows() as i64,
-            state: 4,
+            num_rows: s.live_rows as i64,
+            state: SegmentState::Flushed as i32,
             ..Default::default()
         })
         .collect();
@@ -181,17 +182,21 @@ pub async fn get_query_segment_info(
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let infos = p
         .data
-        .collection(coll.id)?
-        .snapshot()
+        .segments(coll.id)
+        .await?
         .iter()
         .map(|s| m::QuerySegmentInfo {
             segment_id: s.id,
             collection_id: coll.id,
             partition_id: s.partition,
-            mem_size: s.memory_bytes() as i64,
-            num_rows: s.live_rows() as i64,
+            mem_size: s.memory_bytes as i64,
+            num_rows: s.live_rows as i64,
             node_id: 1,
-            state: if s.is_sealed() { 3 } else { 2 },
+            state: if s.sealed {
+                SegmentState::Sealed as i32
+            } else {
+                SegmentState::Growing as i32
+            },
             node_ids: vec![1],
             ..Default::default()
         })

@@ -14,6 +14,7 @@ mod index;
 mod misc;
 mod output;
 mod partition;
+mod plan;
 mod query;
 mod resource_group;
 mod schema;
@@ -28,9 +29,8 @@ use std::sync::Arc;
 use crate::proto::common::KeyValuePair;
 use quiver_engine::catalog::users::Users;
 use quiver_engine::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
-use quiver_engine::datanode::DataNode;
 use quiver_engine::error::{QuiverError, Result};
-use quiver_engine::querynode::QueryNode;
+use quiver_engine::roles::{DataService, IndexService, QueryService};
 use quiver_engine::segment::PartitionId;
 
 pub use status::ok_status;
@@ -41,11 +41,13 @@ pub const MAX_TOPK: usize = 16_384;
 /// Server identity shown by GetVersion and Connect.
 pub const VERSION: &str = concat!("v2.6.0-quiver-", env!("CARGO_PKG_VERSION"));
 
-/// The proxy and the roles it talks to.
+/// The proxy and the roles it talks to, each only through its service trait.
 pub struct Proxy {
+    /// The coordinator: catalog, ids, timestamps.
     pub catalog: Arc<Catalog>,
-    pub data: Arc<DataNode>,
-    pub query: Arc<QueryNode>,
+    pub data: Arc<dyn DataService>,
+    pub index: Arc<dyn IndexService>,
+    pub query: Arc<dyn QueryService>,
     pub users: Arc<Users>,
     /// Caps on filter expressions (`[filter]` in the config file).
     pub filter_limits: quiver_filter::Limits,

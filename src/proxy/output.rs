@@ -1,25 +1,22 @@
-//! Output columns of Search and Query: which fields the client asked for, and
-//! gathering those rows out of the snapshot's segments into wire columns.
+//! Output columns of Search and Query: which fields the client asked for
+//! (resolved once, sent to the query node as [`OutputSpec`]s), and the wire
+//! columns made of the arrays the node sends back.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef};
-use arrow::compute::interleave;
+use arrow::array::ArrayRef;
+use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::roles::OutputSpec;
 use quiver_storage::{CollectionSchema, FieldSchema, META_FIELD};
 
 use crate::convert;
 use crate::proto::schema::FieldData;
-use quiver_engine::error::{invalid, QuiverError, Result};
-use quiver_engine::segment::Segment;
 
 /// One output column.
 #[derive(Debug, Clone)]
 pub enum OutCol {
-    /// A schema field and its column position.
-    Field(FieldSchema, usize),
+    /// A schema field.
+    Field(FieldSchema),
     /// The dynamic `$meta` column, reduced to some keys (None: all of it).
-    Meta(usize, Option<Vec<String>>),
+    Meta(Option<Vec<String>>),
 }
 
 /// Resolved output fields.
@@ -28,6 +25,19 @@ pub struct OutputPlan {
     pub columns: Vec<OutCol>,
     /// The names echoed in the response's `output_fields`.
     pub names: Vec<String>,
+}
+
+impl OutputPlan {
+    /// What the query node is asked to gather, one spec per column.
+    pub fn specs(&self) -> Vec<OutputSpec> {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                OutCol::Field(f) => OutputSpec::Field(f.id),
+                OutCol::Meta(_) => OutputSpec::Meta,
+            })
+            .collect()
+    }
 }
 
 /// Resolves `requested` output names against the schema. `with_pk` adds the
@@ -80,17 +90,11 @@ pub fn resolve(
     let mut columns: Vec<OutCol> = Vec::new();
     for f in &schema.fields {
         if want_fields.iter().any(|w| w.id == f.id) {
-            let idx = schema
-                .column_index(&f.name)
-                .ok_or_else(|| QuiverError::Internal("column missing".into()))?;
-            columns.push(OutCol::Field(f.clone(), idx));
+            columns.push(OutCol::Field(f.clone()));
         }
     }
     if schema.enable_dynamic_field && (all_meta || !meta_keys.is_empty()) {
-        let idx = schema
-            .column_index(META_FIELD)
-            .ok_or_else(|| QuiverError::Internal("$meta column missing".into()))?;
-        columns.push(OutCol::Meta(idx, (!all_meta).then_some(meta_keys)));
+        columns.push(OutCol::Meta((!all_meta).then_some(meta_keys)));
     }
     names.dedup();
     Ok(OutputPlan { columns, names })
@@ -111,52 +115,24 @@ fn dynamic_key(name: &str) -> Result<String> {
     }
 }
 
-/// Gathers column `col` for `rows` (segment index, segment row) in order.
-pub fn gather(segments: &[Arc<Segment>], rows: &[(usize, usize)], col: usize) -> Result<ArrayRef> {
-    let mut sources: Vec<&dyn Array> = Vec::new();
-    let mut slot: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut idx: Vec<(usize, usize)> = Vec::with_capacity(rows.len());
-    for &(s, row) in rows {
-        let seg = &segments[s];
-        let (c, r) = seg.locate(row);
-        let k = *slot.entry((s, c)).or_insert_with(|| {
-            sources.push(seg.column(c, col).as_ref());
-            sources.len() - 1
-        });
-        idx.push((k, r));
+/// Wire columns of the arrays a query node returned for `plan.specs()`
+/// (typed empty columns when there are no rows).
+pub fn build_columns(plan: &OutputPlan, arrays: &[ArrayRef]) -> Result<Vec<FieldData>> {
+    if arrays.len() != plan.columns.len() {
+        return Err(QuiverError::Internal(format!(
+            "the query node returned {} columns for {} requested",
+            arrays.len(),
+            plan.columns.len()
+        )));
     }
-    Ok(interleave(&sources, &idx)?)
-}
-
-/// Wire columns for the given rows (typed empty columns when there are none).
-pub fn build_columns(
-    plan: &OutputPlan,
-    segments: &[Arc<Segment>],
-    rows: &[(usize, usize)],
-) -> Result<Vec<FieldData>> {
-    plan.columns
+    Ok(plan
+        .columns
         .iter()
-        .map(|c| match c {
-            OutCol::Field(f, idx) => {
-                if rows.is_empty() {
-                    Ok(convert::empty_field_data(f))
-                } else {
-                    Ok(convert::column_to_field_data(
-                        f,
-                        gather(segments, rows, *idx)?.as_ref(),
-                    ))
-                }
-            }
-            OutCol::Meta(idx, keys) => {
-                let arr: ArrayRef = if rows.is_empty() {
-                    Arc::new(arrow::array::BinaryArray::from_iter_values(
-                        std::iter::empty::<&[u8]>(),
-                    ))
-                } else {
-                    gather(segments, rows, *idx)?
-                };
-                Ok(convert::meta_to_field_data(arr.as_ref(), keys.as_deref()))
-            }
+        .zip(arrays)
+        .map(|(c, arr)| match c {
+            OutCol::Field(f) if arr.is_empty() => convert::empty_field_data(f),
+            OutCol::Field(f) => convert::column_to_field_data(f, arr.as_ref()),
+            OutCol::Meta(keys) => convert::meta_to_field_data(arr.as_ref(), keys.as_deref()),
         })
-        .collect()
+        .collect())
 }

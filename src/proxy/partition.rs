@@ -151,11 +151,11 @@ pub async fn get_partition_statistics(
         .ok_or_else(|| QuiverError::PartitionNotFound(r.partition_name.clone()))?;
     let rows: usize = p
         .data
-        .collection(c.id)?
-        .snapshot()
+        .segments(c.id)
+        .await?
         .iter()
         .filter(|s| s.partition == part.id)
-        .map(|s| s.live_rows())
+        .map(|s| s.live_rows)
         .sum();
     Ok(m::GetPartitionStatisticsResponse {
         status: ok_status(),

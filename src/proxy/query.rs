@@ -1,123 +1,15 @@
 //! Query: filter → matching rows ordered by primary key → requested columns.
-//! Also the planning pieces Search and Delete share: filter parsing with
-//! template values, load checks, and partition pruning by partition key.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use quiver_filter::Filter;
+use quiver_engine::error::{invalid, Result};
+use quiver_engine::roles::QueryRequest;
 
 use super::output::{build_columns, resolve};
-use super::write::key_partition_index;
+use super::plan::plan_partitions;
 use super::{kv_get, ok_status, Ctx, Proxy, MAX_TOPK};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
-use crate::proto::schema::template_array_value::Data as TData;
-use crate::proto::schema::template_value::Val;
-use quiver_engine::catalog::CollectionMeta;
-use quiver_engine::error::{invalid, QuiverError, Result};
-use quiver_engine::querynode::QueryPlan;
-use quiver_engine::segment::PartitionId;
-
-/// `expr_template_values` as JSON values for the filter parser.
-pub fn templates(v: &HashMap<String, s::TemplateValue>) -> HashMap<String, serde_json::Value> {
-    fn array(a: &s::TemplateArrayValue) -> serde_json::Value {
-        use serde_json::Value as J;
-        match &a.data {
-            Some(TData::BoolData(b)) => J::from(b.data.clone()),
-            Some(TData::LongData(l)) => J::from(l.data.clone()),
-            Some(TData::DoubleData(d)) => J::from(d.data.clone()),
-            Some(TData::StringData(s)) => J::from(s.data.clone()),
-            Some(TData::ArrayData(x)) => J::Array(x.data.iter().map(array).collect()),
-            Some(TData::JsonData(j)) => J::Array(
-                j.data
-                    .iter()
-                    .map(|b| serde_json::from_slice(b).unwrap_or(J::Null))
-                    .collect(),
-            ),
-            None => J::Null,
-        }
-    }
-    v.iter()
-        .map(|(k, t)| {
-            let j = match &t.val {
-                Some(Val::BoolVal(b)) => serde_json::Value::from(*b),
-                Some(Val::Int64Val(i)) => serde_json::Value::from(*i),
-                Some(Val::FloatVal(f)) => serde_json::Value::from(*f),
-                Some(Val::StringVal(s)) => serde_json::Value::from(s.clone()),
-                Some(Val::ArrayVal(a)) => array(a),
-                _ => serde_json::Value::Null,
-            };
-            (k.clone(), j)
-        })
-        .collect()
-}
-
-impl Proxy {
-    /// Parses a filter within the configured expression limits; None for an
-    /// empty expression.
-    pub fn parse_filter(
-        &self,
-        coll: &CollectionMeta,
-        expr: &str,
-        tpl: &HashMap<String, serde_json::Value>,
-    ) -> Result<Option<Filter>> {
-        if expr.trim().is_empty() {
-            return Ok(None);
-        }
-        let f = Filter::parse_with_limits(expr, &coll.schema, tpl, &self.filter_limits)?;
-        Ok(Some(f))
-    }
-}
-
-/// Partitions a request may touch: explicit names, narrowed by the partition
-/// key when the filter pins it to literal values (tenant isolation); and each
-/// must be loaded.
-pub fn plan_partitions(
-    p: &Proxy,
-    coll: &CollectionMeta,
-    names: &[String],
-    filter: Option<&Filter>,
-) -> Result<Option<Vec<PartitionId>>> {
-    let explicit = p.partition_ids(coll, names)?;
-    if !coll.any_loaded() {
-        return Err(QuiverError::CollectionNotLoaded(coll.name.clone()));
-    }
-    let mut parts = match explicit {
-        Some(ids) => {
-            for id in &ids {
-                if !coll.partition_loaded(*id) {
-                    let name = coll
-                        .partitions
-                        .iter()
-                        .find(|x| x.id == *id)
-                        .map(|x| x.name.clone())
-                        .unwrap_or_default();
-                    return Err(QuiverError::PartitionNotLoaded(name));
-                }
-            }
-            Some(ids)
-        }
-        None if coll.loaded => None,
-        None => Some(coll.loaded_partitions.clone()),
-    };
-    if let (Some(key), Some(f)) = (coll.schema.partition_key(), filter) {
-        if let Some(values) = f.field_equality_values(&key.name) {
-            let n = coll.partitions.len();
-            let mut ids: Vec<PartitionId> = values
-                .iter()
-                .map(|v| coll.partitions[key_partition_index(v, n)].id)
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            parts = Some(match parts {
-                Some(prev) => ids.into_iter().filter(|i| prev.contains(i)).collect(),
-                None => ids,
-            });
-        }
-    }
-    Ok(parts)
-}
 
 fn parse_usize(kvs: &[crate::proto::common::KeyValuePair], key: &str) -> Result<Option<usize>> {
     match kv_get(kvs, key) {
@@ -138,7 +30,7 @@ fn parse_usize(kvs: &[crate::proto::common::KeyValuePair], key: &str) -> Result<
 
 pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::QueryResults> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
-    let filter = p.parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
+    let filter = p.plan_filter(&coll, &r.expr, &r.expr_template_values)?;
     let limit = parse_usize(&r.query_params, "limit")?;
     let offset = parse_usize(&r.query_params, "offset")?.unwrap_or(0);
     let count_only = r
@@ -151,7 +43,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
         ));
     }
     if !count_only {
-        if filter.is_none() && limit.is_none() {
+        if filter.expr.is_none() && limit.is_none() {
             return Err(invalid("empty expression should be used with limit"));
         }
         if let Some(l) = limit {
@@ -163,24 +55,31 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
             }
         }
     }
-    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.as_ref())?;
+    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_ref())?;
     let outputs = if count_only {
         None
     } else {
         Some(resolve(&coll.schema, &r.output_fields, true)?)
     };
-    let pks = filter.as_ref().and_then(|f| f.primary_key_values());
+    let guarantee_ts = p.guarantee_ts(
+        &coll,
+        r.consistency_level,
+        r.use_default_consistency,
+        r.guarantee_timestamp,
+    );
     ctx.check_deadline()?;
     let out = p
         .query
-        .query(QueryPlan {
+        .query(QueryRequest {
             collection_id: coll.id,
             partitions,
-            filter: filter.map(Arc::new),
+            filter: filter.expr,
+            pks: None,
             limit,
             offset,
             count_only,
-            pks,
+            output: outputs.as_ref().map(|o| o.specs()).unwrap_or_default(),
+            guarantee_ts,
             deadline: ctx.deadline,
         })
         .await?;
@@ -192,7 +91,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
     let (fields_data, output_fields) = match outputs {
         None => (
             vec![s::FieldData {
-                r#type: 5,
+                r#type: quiver_storage::DataType::Int64.milvus_code(),
                 field_name: "count(*)".into(),
                 field: Some(s::field_data::Field::Scalars(s::ScalarField {
                     data: Some(s::scalar_field::Data::LongData(s::LongArray {
@@ -203,7 +102,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
             }],
             vec!["count(*)".to_string()],
         ),
-        Some(plan) => (build_columns(&plan, &out.segments, &out.rows)?, plan.names),
+        Some(plan) => (build_columns(&plan, &out.columns)?, plan.names),
     };
     Ok(m::QueryResults {
         status: ok_status(),

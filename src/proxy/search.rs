@@ -5,19 +5,21 @@ use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Float32Type;
+use quiver_engine::catalog::{metric_name, CollectionMeta, IndexKind};
+use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::roles::{
+    DistRange, GroupBy, OutputSpec, QueryRequest, SearchRequest, SearchResult,
+};
 use quiver_index::Metric;
 use quiver_storage::FieldSchema;
 
-use super::output::{build_columns, gather, resolve};
-use super::query::{plan_partitions, templates};
+use super::output::{build_columns, resolve};
+use super::plan::plan_partitions;
 use super::search_params::{self, Params};
 use super::{ok_status, Ctx, Proxy};
 use crate::convert;
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
-use quiver_engine::catalog::{metric_name, CollectionMeta, IndexKind};
-use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
-use quiver_engine::querynode::{DistRange, GroupBy, QueryPlan, SearchOutput, SearchPlan};
 
 /// Default HNSW search list size when the request names none.
 const DEFAULT_EF: usize = 64;
@@ -63,32 +65,30 @@ async fn vectors_by_ids(
     coll: &CollectionMeta,
     field: &FieldSchema,
     ids: &s::IDs,
+    guarantee_ts: u64,
 ) -> Result<Vec<Vec<f32>>> {
     let pks = convert::ids_to_pks(ids);
     search_params::check_nq(pks.len())?;
     let out = p
         .query
-        .query(QueryPlan {
+        .query(QueryRequest {
             collection_id: coll.id,
             partitions: None,
             filter: None,
+            pks: Some(pks.clone()),
             limit: None,
             offset: 0,
             count_only: false,
-            pks: Some(pks.clone()),
+            output: vec![OutputSpec::Field(field.id)],
+            guarantee_ts,
             deadline: None,
         })
         .await?;
-    let col = coll
-        .schema
-        .column_index(&field.name)
-        .ok_or_else(|| QuiverError::Internal("vector column missing".into()))?;
-    let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
-    let found_pks =
-        quiver_engine::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?;
-    let vecs = gather(&out.segments, &out.rows, col)?;
-    let list = vecs
-        .as_fixed_size_list_opt()
+    let found_pks = &out.ids;
+    let list = out
+        .columns
+        .first()
+        .and_then(|c| c.as_fixed_size_list_opt())
         .ok_or_else(|| QuiverError::Internal("vector column type".into()))?;
     let dim = field.dim.unwrap_or(0);
     let mut result = Vec::with_capacity(pks.len());
@@ -137,14 +137,20 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
         (None, None) => Metric::L2,
     };
     search_params::check_against_index(&prm, metric, index.kind == IndexKind::Hnsw)?;
-    let filter = p.parse_filter(&coll, &r.dsl, &templates(&r.expr_template_values))?;
-    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.as_ref())?;
+    let filter = p.plan_filter(&coll, &r.dsl, &r.expr_template_values)?;
+    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_ref())?;
+    let guarantee_ts = p.guarantee_ts(
+        &coll,
+        r.consistency_level,
+        r.use_default_consistency,
+        r.guarantee_timestamp,
+    );
     let queries = match &r.search_input {
         Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => {
             convert::decode_placeholder_group(bytes, dim)?
         }
         Some(m::search_request::SearchInput::Ids(ids)) => {
-            vectors_by_ids(&p, &coll, &field, ids).await?
+            vectors_by_ids(&p, &coll, &field, ids, guarantee_ts).await?
         }
         None => return Err(invalid("search data is empty")),
     };
@@ -172,7 +178,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
                 )));
             }
             Some(GroupBy {
-                column: coll.schema.column_index(g).unwrap_or(0),
+                field_id: f.id,
                 group_size: prm.group_size,
             })
         }
@@ -199,21 +205,21 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
     ctx.check_deadline()?;
     let out = p
         .query
-        .search(SearchPlan {
+        .search(SearchRequest {
             collection_id: coll.id,
             partitions,
             field_id: field.id,
-            vector_col: coll.schema.column_index(&field.name).unwrap_or(0),
-            dim,
             metric,
             use_index: index.kind == IndexKind::Hnsw,
             queries,
             limit: if group_by.is_some() { prm.topk } else { limit },
             ef: prm.ef.unwrap_or(DEFAULT_EF).max(limit),
-            filter: filter.map(Arc::new),
+            filter: filter.expr,
             range,
             group_by,
             ignore_growing: prm.ignore_growing,
+            output: output.specs(),
+            guarantee_ts,
             deadline: ctx.deadline,
         })
         .await?;
@@ -223,58 +229,60 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
 fn shape_results(
     coll: &CollectionMeta,
     output: &super::output::OutputPlan,
-    out: SearchOutput,
+    out: SearchResult,
     nq: usize,
     prm: &Params,
     metric: Metric,
     requested: Vec<String>,
 ) -> Result<m::SearchResults> {
-    let mut rows: Vec<(usize, usize)> = Vec::new();
-    let mut scores: Vec<f32> = Vec::new();
-    let mut topks: Vec<i64> = Vec::with_capacity(nq);
     let skip = if prm.group_by.is_some() {
         0
     } else {
         prm.offset
     };
-    for hits in &out.hits {
-        let kept: Vec<_> = hits.iter().skip(skip).collect();
-        topks.push(kept.len() as i64);
-        for h in kept {
-            rows.push((h.seg, h.row));
-            scores.push(round(metric.to_score(h.dist), prm.round_decimal));
-        }
+    // The node returns limit + offset hits per query; the first `offset` of
+    // each query are dropped here, from the ids, the scores and every column.
+    let mut keep: Vec<u32> = Vec::with_capacity(out.ids.len());
+    let mut topks: Vec<i64> = Vec::with_capacity(nq);
+    let mut at = 0usize;
+    for &n in &out.counts {
+        let kept = n.saturating_sub(skip);
+        topks.push(kept as i64);
+        keep.extend((at + n - kept..at + n).map(|i| i as u32));
+        at += n;
     }
+    let all_kept = keep.len() == out.ids.len();
+    let scores: Vec<f32> = keep
+        .iter()
+        .map(|&i| round(metric.to_score(out.dists[i as usize]), prm.round_decimal))
+        .collect();
     let pk = coll
         .schema
         .primary()
         .ok_or_else(|| QuiverError::Internal("no primary key".into()))?;
-    let pk_col = coll.schema.column_index(&pk.name).unwrap_or(0);
-    let ids = if rows.is_empty() {
-        match pk.data_type {
-            quiver_storage::DataType::VarChar => s::IDs {
-                id_field: Some(s::i_ds::IdField::StrId(s::StringArray::default())),
-            },
-            _ => s::IDs {
-                id_field: Some(s::i_ds::IdField::IntId(s::LongArray::default())),
-            },
+    let ids = convert::pk_values_to_ids(
+        keep.iter().map(|&i| &out.ids[i as usize]),
+        pk.data_type == quiver_storage::DataType::VarChar,
+    );
+    let take = |a: &arrow::array::ArrayRef| -> Result<arrow::array::ArrayRef> {
+        if all_kept {
+            Ok(a.clone())
+        } else {
+            Ok(arrow::compute::take(
+                a.as_ref(),
+                &arrow::array::UInt32Array::from(keep.clone()),
+                None,
+            )?)
         }
-    } else {
-        convert::pks_to_ids(gather(&out.segments, &rows, pk_col)?.as_ref())
     };
-    let fields_data = build_columns(output, &out.segments, &rows)?;
-    let group_by_field_value = match &prm.group_by {
-        Some(g) if !rows.is_empty() => coll
+    let columns: Vec<arrow::array::ArrayRef> =
+        out.columns.iter().map(take).collect::<Result<_>>()?;
+    let fields_data = build_columns(output, &columns)?;
+    let group_by_field_value = match (&prm.group_by, &out.group_values) {
+        (Some(g), Some(values)) => coll
             .schema
             .field(g)
-            .map(|f| -> Result<s::FieldData> {
-                let idx = coll.schema.column_index(g).unwrap_or(0);
-                Ok(convert::column_to_field_data(
-                    f,
-                    gather(&out.segments, &rows, idx)?.as_ref(),
-                ))
-            })
-            .transpose()?,
+            .map(|f| convert::column_to_field_data(f, values.as_ref())),
         _ => None,
     };
     let mut output_fields = output.names.clone();

@@ -11,36 +11,17 @@ use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
 
-use super::output::gather;
-use super::query::templates;
+use quiver_engine::catalog::{CollectionMeta, DEFAULT_PARTITION};
+use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
+use quiver_engine::roles::QueryRequest;
+use quiver_engine::segment::PartitionId;
+use quiver_types::Timestamp;
+
+use super::plan::key_partition_index;
 use super::{ok_status, Ctx, Proxy};
 use crate::convert;
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
-use quiver_engine::catalog::{CollectionMeta, DEFAULT_PARTITION};
-use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
-use quiver_engine::querynode::QueryPlan;
-use quiver_engine::segment::PartitionId;
-
-/// FNV-1a: a stable hash, so a key maps to the same partition after restarts.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// The partition index a partition-key value hashes to.
-pub fn key_partition_index(key: &serde_json::Value, partitions: usize) -> usize {
-    let h = match key {
-        serde_json::Value::String(s) => fnv1a(s.as_bytes()),
-        serde_json::Value::Number(n) => fnv1a(&n.as_i64().unwrap_or(0).to_le_bytes()),
-        other => fnv1a(other.to_string().as_bytes()),
-    };
-    (h % partitions.max(1) as u64) as usize
-}
 
 /// Splits a batch into (partition, rows) parts.
 fn route(
@@ -110,7 +91,13 @@ struct Rows<'a> {
     num_rows: u32,
 }
 
-async fn write_rows(p: &Proxy, ctx: &Ctx, rows: Rows<'_>, upsert: bool) -> Result<(s::IDs, usize)> {
+/// Validates, routes and writes rows; returns their ids, count and the write's timestamp.
+async fn write_rows(
+    p: &Proxy,
+    ctx: &Ctx,
+    rows: Rows<'_>,
+    upsert: bool,
+) -> Result<(s::IDs, usize, Timestamp)> {
     let Rows {
         db,
         collection,
@@ -132,17 +119,20 @@ async fn write_rows(p: &Proxy, ctx: &Ctx, rows: Rows<'_>, upsert: bool) -> Resul
     let ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
     let n = batch.num_rows();
     let parts = route(&coll, partition, batch)?;
-    p.data.insert(&coll, parts).await?;
-    Ok((ids, n))
+    let ts = p.data.insert(coll.id, parts).await?;
+    Ok((ids, n, ts))
 }
 
-fn mutation(p: &Proxy, ids: Option<s::IDs>, n: usize) -> m::MutationResult {
+/// The reply to a write. `ts` is the write's WAL timestamp: pymilvus keeps it
+/// as the collection's Session-consistency guarantee timestamp. A write that
+/// changed nothing answers with the current time, which is just as safe.
+fn mutation(p: &Proxy, ids: Option<s::IDs>, n: usize, ts: Timestamp) -> m::MutationResult {
     m::MutationResult {
         status: ok_status(),
         i_ds: ids,
         succ_index: (0..n as u32).collect(),
         acknowledged: true,
-        timestamp: p.catalog.tso(),
+        timestamp: if ts == 0 { p.catalog.tso() } else { ts },
         ..Default::default()
     }
 }
@@ -155,8 +145,8 @@ pub async fn insert(p: Arc<Proxy>, ctx: Ctx, r: m::InsertRequest) -> Result<m::M
         columns: r.fields_data,
         num_rows: r.num_rows,
     };
-    let (ids, n) = write_rows(&p, &ctx, rows, false).await?;
-    let mut out = mutation(&p, Some(ids), n);
+    let (ids, n, ts) = write_rows(&p, &ctx, rows, false).await?;
+    let mut out = mutation(&p, Some(ids), n, ts);
     out.insert_cnt = n as i64;
     Ok(out)
 }
@@ -172,8 +162,8 @@ pub async fn upsert(p: Arc<Proxy>, ctx: Ctx, r: m::UpsertRequest) -> Result<m::M
         columns: r.fields_data,
         num_rows: r.num_rows,
     };
-    let (ids, n) = write_rows(&p, &ctx, rows, true).await?;
-    let mut out = mutation(&p, Some(ids), n);
+    let (ids, n, ts) = write_rows(&p, &ctx, rows, true).await?;
+    let mut out = mutation(&p, Some(ids), n, ts);
     out.upsert_cnt = n as i64;
     Ok(out)
 }
@@ -183,11 +173,11 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
     if r.expr.trim().is_empty() {
         return Err(invalid("delete plan can't be empty or always true"));
     }
-    let filter = p.parse_filter(&coll, &r.expr, &templates(&r.expr_template_values))?;
+    let filter = p.plan_filter(&coll, &r.expr, &r.expr_template_values)?;
     // As Milvus: an expression that matches every row by construction (`true`,
     // `1 == 1`) is far more often a mistake than a wish to empty the collection;
     // `truncate_collection` / `drop_collection` say that on purpose.
-    if filter.as_ref().is_none_or(|f| f.is_always_true()) {
+    if filter.bound.as_ref().is_none_or(|f| f.is_always_true()) {
         return Err(invalid(format!(
             "delete plan can't be empty or always true : {}",
             r.expr
@@ -202,28 +192,25 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
                 .id,
         ])
     };
-    let pks = filter.as_ref().and_then(|f| f.primary_key_values());
+    // The keys a delete removes are resolved now, at Strong consistency, and
+    // logged as keys: replay never re-evaluates the expression.
     let out = p
         .query
-        .query(QueryPlan {
+        .query(QueryRequest {
             collection_id: coll.id,
             partitions,
-            filter: filter.map(Arc::new),
+            filter: filter.expr,
+            pks: None,
             limit: None,
             offset: 0,
             count_only: false,
-            pks,
+            output: Vec::new(),
+            guarantee_ts: p.catalog.tso(),
             deadline: None,
         })
         .await?;
-    let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
-    let doomed = if out.rows.is_empty() {
-        Vec::new()
-    } else {
-        quiver_engine::datanode::pk_values(gather(&out.segments, &out.rows, pk_col)?.as_ref())?
-    };
-    let n = p.data.delete(coll.id, doomed).await?;
-    let mut res = mutation(&p, None, 0);
+    let (n, ts) = p.data.delete(coll.id, out.ids).await?;
+    let mut res = mutation(&p, None, 0, ts);
     res.delete_cnt = n as i64;
     Ok(res)
 }
@@ -240,10 +227,10 @@ pub async fn flush(p: Arc<Proxy>, ctx: Ctx, r: m::FlushRequest) -> Result<m::Flu
         p.data.flush(coll.id).await?;
         let segs: Vec<i64> = p
             .data
-            .collection(coll.id)?
-            .snapshot()
+            .segments(coll.id)
+            .await?
             .iter()
-            .filter(|s| s.is_sealed())
+            .filter(|s| s.sealed)
             .map(|s| s.id)
             .collect();
         let ts = p.catalog.tso();

@@ -61,6 +61,8 @@ pub struct CollectionData {
     pub write_order: Mutex<()>,
     /// Serialises seals and manifest updates of this collection.
     pub seal_lock: tokio::sync::Mutex<()>,
+    /// Up to which timestamp writes are applied (reads wait on it).
+    pub tsafe: super::tsafe::TSafe,
 }
 
 impl CollectionData {
@@ -84,6 +86,7 @@ impl CollectionData {
             }),
             write_order: Mutex::new(()),
             seal_lock: tokio::sync::Mutex::new(()),
+            tsafe: Default::default(),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod manifest;
 mod record;
 mod retention;
 mod seal;
+pub mod tsafe;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,8 +23,8 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use parking_lot::{Mutex, RwLock};
-use quiver_filter::PkValue;
 use quiver_storage::{MetaStore, ObjectStorage, Wal, WalOptions};
+use quiver_types::{PkValue, Timestamp};
 
 pub use collection::{pk_values, CollectionData};
 pub use record::WalRecord;
@@ -109,6 +110,7 @@ impl DataNode {
             if lsn <= st.checkpoint_lsn {
                 continue;
             }
+            data.tsafe.replayed(rec.ts());
             match rec {
                 WalRecord::Insert {
                     partition, batch, ..
@@ -194,15 +196,17 @@ impl DataNode {
         self.write_manifest(&data).await
     }
 
-    /// Logs and applies inserts (one record per partition). Returns once durable.
+    /// Logs and applies inserts (one record per partition). Returns once
+    /// durable, with the timestamp of the last record (0 when nothing was written).
     pub async fn insert(
         self: &Arc<Self>,
-        coll: &CollectionMeta,
+        coll: i64,
         parts: Vec<(PartitionId, RecordBatch)>,
-    ) -> Result<()> {
-        let data = self.collection(coll.id)?;
+    ) -> Result<Timestamp> {
+        let data = self.collection(coll)?;
         let mut acks = Vec::with_capacity(parts.len());
         let mut seal_needed = false;
+        let mut last_ts = 0;
         {
             let _order = data.write_order.lock();
             for (partition, batch) in parts {
@@ -210,21 +214,29 @@ impl DataNode {
                     continue;
                 }
                 let row_bytes = batch.get_array_memory_size() / batch.num_rows().max(1);
-                let rec = WalRecord::Insert {
-                    collection: coll.id,
-                    partition,
-                    batch,
-                };
-                let payload = rec.encode()?;
-                let (lsn, ack) = self.wal.submit(payload)?;
-                let WalRecord::Insert { batch, .. } = rec else {
-                    unreachable!("constructed above")
-                };
-                let mut st = data.state.write();
-                let rows =
-                    data.apply_insert(&mut st, lsn, partition, batch, || self.catalog.next_id())?;
+                data.tsafe.begin();
+                let ts = self.catalog.tso();
+                let applied = (|| {
+                    let rec = WalRecord::Insert {
+                        collection: coll,
+                        ts,
+                        partition,
+                        batch,
+                    };
+                    let (lsn, ack) = self.wal.submit(rec.encode()?)?;
+                    let WalRecord::Insert { batch, .. } = rec else {
+                        unreachable!("constructed above")
+                    };
+                    let mut st = data.state.write();
+                    let rows = data
+                        .apply_insert(&mut st, lsn, partition, batch, || self.catalog.next_id())?;
+                    Ok::<_, QuiverError>((rows, ack))
+                })();
+                data.tsafe.end(ts);
+                let (rows, ack) = applied?;
                 seal_needed |= rows.saturating_mul(row_bytes.max(1)) >= self.cfg.segment_max_bytes;
                 acks.push(ack);
+                last_ts = ts;
             }
         }
         for ack in acks {
@@ -232,37 +244,46 @@ impl DataNode {
         }
         if seal_needed {
             let this = self.clone();
-            let id = coll.id;
+            let id = coll;
             tokio::spawn(async move {
                 if let Err(e) = this.flush(id).await {
                     tracing::warn!(collection = id, error = %e, "automatic seal failed");
                 }
             });
         }
-        Ok(())
+        Ok(last_ts)
     }
 
-    /// Logs and applies a delete of these primary keys; returns rows deleted.
-    pub async fn delete(&self, coll: i64, pks: Vec<PkValue>) -> Result<usize> {
+    /// Logs and applies a delete of these primary keys; returns rows deleted
+    /// and the record's timestamp (0 when there was nothing to delete).
+    pub async fn delete(&self, coll: i64, pks: Vec<PkValue>) -> Result<(usize, Timestamp)> {
         let data = self.collection(coll)?;
         if pks.is_empty() {
-            return Ok(0);
+            return Ok((0, 0));
         }
-        let (n, ack) = {
+        let (n, ack, ts) = {
             let _order = data.write_order.lock();
-            let rec = WalRecord::Delete {
-                collection: coll,
-                pks,
-            };
-            let (lsn, ack) = self.wal.submit(rec.encode()?)?;
-            let WalRecord::Delete { pks, .. } = rec else {
-                unreachable!("constructed above")
-            };
-            let mut st = data.state.write();
-            (data.apply_delete(&mut st, lsn, &pks), ack)
+            data.tsafe.begin();
+            let ts = self.catalog.tso();
+            let applied = (|| {
+                let rec = WalRecord::Delete {
+                    collection: coll,
+                    ts,
+                    pks,
+                };
+                let (lsn, ack) = self.wal.submit(rec.encode()?)?;
+                let WalRecord::Delete { pks, .. } = rec else {
+                    unreachable!("constructed above")
+                };
+                let mut st = data.state.write();
+                Ok::<_, QuiverError>((data.apply_delete(&mut st, lsn, &pks), ack))
+            })();
+            data.tsafe.end(ts);
+            let (n, ack) = applied?;
+            (n, ack, ts)
         };
         ack.await?;
-        Ok(n)
+        Ok((n, ts))
     }
 
     /// Seals every growing segment of a collection and persists it; then

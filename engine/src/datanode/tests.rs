@@ -138,7 +138,7 @@ async fn create(e: &Env, node: &DataNode, meta: &CollectionMeta) {
 
 async fn insert(node: &Arc<DataNode>, meta: &CollectionMeta, batch: RecordBatch) {
     let part = meta.partitions[0].id;
-    node.insert(meta, vec![(part, batch)])
+    node.insert(meta.id, vec![(part, batch)])
         .await
         .unwrap_or_else(|e| panic!("insert: {e}"));
 }
@@ -288,10 +288,11 @@ async fn wal_of_dropped_and_idle_collections_is_removed() {
 }
 
 /// The query node drops a search or query whose client deadline has passed
-/// between units of work, and serves the same plan without one.
+/// between units of work, and serves the same request without one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_node_stops_at_a_passed_deadline() {
-    use crate::querynode::{QueryNode, QueryPlan, SearchPlan};
+    use crate::querynode::QueryNode;
+    use crate::roles::{QueryRequest, QueryService, SearchRequest};
     use std::time::Instant;
 
     let e = env();
@@ -299,13 +300,11 @@ async fn query_node_stops_at_a_passed_deadline() {
     let meta = collection(&e, "deadline", DIM);
     create(&e, &node, &meta).await;
     insert(&node, &meta, rows(0, 50, DIM)).await;
-    let qn = QueryNode::new(node.clone());
-    let search = |deadline| SearchPlan {
+    let qn = QueryNode::new(node.clone(), e.catalog.clone(), Default::default());
+    let search = |deadline| SearchRequest {
         collection_id: meta.id,
         partitions: None,
         field_id: 101,
-        vector_col: 1,
-        dim: DIM,
         metric: quiver_index::Metric::L2,
         use_index: false,
         queries: vec![vec![0.5; DIM]],
@@ -315,9 +314,11 @@ async fn query_node_stops_at_a_passed_deadline() {
         range: None,
         group_by: None,
         ignore_growing: false,
+        output: Vec::new(),
+        guarantee_ts: 0,
         deadline,
     };
-    let query = |deadline| QueryPlan {
+    let query = |deadline| QueryRequest {
         collection_id: meta.id,
         partitions: None,
         filter: None,
@@ -325,6 +326,8 @@ async fn query_node_stops_at_a_passed_deadline() {
         offset: 0,
         count_only: true,
         pks: None,
+        output: Vec::new(),
+        guarantee_ts: e.catalog.tso(),
         deadline,
     };
     let past = Instant::now()
@@ -345,7 +348,8 @@ async fn query_node_stops_at_a_passed_deadline() {
         .search(search(future))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(out.hits[0].len(), 5);
+    assert_eq!(out.counts, vec![5]);
+    assert_eq!(out.ids.len(), 5);
     let out = qn
         .query(query(None))
         .await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use super::{GroupBy, Hit};
+use super::exec::{Grouping, Hit};
 use crate::segment::Segment;
 
 /// The group key of a hit: the field's value rendered as text (null → "").
@@ -24,7 +24,12 @@ fn group_key(segments: &[Arc<Segment>], h: &Hit, column: usize) -> String {
 }
 
 /// Groups best-first hits; the result lists each group's hits together.
-pub fn group_hits(segments: &[Arc<Segment>], hits: Vec<Hit>, g: GroupBy, limit: usize) -> Vec<Hit> {
+pub fn group_hits(
+    segments: &[Arc<Segment>],
+    hits: Vec<Hit>,
+    g: Grouping,
+    limit: usize,
+) -> Vec<Hit> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Vec<Hit>> = HashMap::new();
     for h in hits {

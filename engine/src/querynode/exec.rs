@@ -1,0 +1,284 @@
+//! How the query node runs a bound plan over a snapshot of segments: per
+//! segment, evaluate the filter once into a bitmap minus deleted rows; one task
+//! per (query, segment) on the rayon pool, through the segment's graph when it
+//! has one for the field and an exact scan otherwise; then merge per query,
+//! apply range and grouping. Results are (segment, row) hits into the snapshot,
+//! which the caller materialises before anything leaves the node.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float32Type;
+use quiver_filter::Filter;
+use quiver_index::{Bitset, FlatIndex, Metric, Neighbor, RawScorer};
+use quiver_types::PkValue;
+use rayon::prelude::*;
+
+use super::group;
+use crate::datanode::pk_values;
+use crate::error::{QuiverError, Result};
+use crate::roles::DistRange;
+use crate::segment::Segment;
+
+/// Group-by over a resolved column.
+#[derive(Debug, Clone, Copy)]
+pub struct Grouping {
+    pub column: usize,
+    pub group_size: usize,
+}
+
+/// A search bound to the node's schema.
+pub struct SearchPlan {
+    pub vector_col: usize,
+    pub field_id: i64,
+    pub dim: usize,
+    pub metric: Metric,
+    pub use_index: bool,
+    pub queries: Vec<Vec<f32>>,
+    pub limit: usize,
+    pub ef: usize,
+    pub filter: Option<Filter>,
+    pub range: Option<DistRange>,
+    pub group_by: Option<Grouping>,
+    pub deadline: Option<Instant>,
+}
+
+/// One hit: a row of a snapshot segment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub seg: usize,
+    pub row: usize,
+    pub dist: f32,
+}
+
+/// A query bound to the node's schema.
+pub struct QueryPlan {
+    pub filter: Option<Filter>,
+    pub pks: Option<Vec<PkValue>>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+    pub count_only: bool,
+    pub deadline: Option<Instant>,
+}
+
+/// Largest candidate list a segment is asked for.
+const MAX_CANDIDATES: usize = 16_384;
+
+pub async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| QuiverError::Internal(format!("query task failed: {e}")))?
+}
+
+/// Filter result for a whole segment (one entry per row), or None for "all rows".
+fn eval_filter(filter: Option<&Filter>, seg: &Segment) -> Result<Option<Vec<bool>>> {
+    let Some(f) = filter.filter(|f| !f.is_always_true()) else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(seg.rows);
+    for chunk in &seg.chunks {
+        out.extend(f.evaluate(chunk)?);
+    }
+    Ok(Some(out))
+}
+
+/// The rows of a chunk as a contiguous `&[f32]`.
+fn chunk_vectors(seg: &Segment, chunk: usize, col: usize, dim: usize) -> Option<&[f32]> {
+    let list = seg.column(chunk, col).as_fixed_size_list_opt()?;
+    let values = list.values().as_primitive_opt::<Float32Type>()?.values();
+    let start = list.offset() * dim;
+    values.get(start..start + list.len() * dim)
+}
+
+/// Fails once `deadline` has passed. Called between units of work (a segment's
+/// filter, one query against one segment): a client that gave up no longer
+/// holds cores, and each unit is short enough that the check costs nothing.
+fn check(deadline: Option<Instant>) -> Result<()> {
+    match deadline {
+        Some(d) if Instant::now() >= d => Err(QuiverError::DeadlineExceeded(
+            "the client's timeout passed while the search or query ran".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Vec<Hit>>> {
+    let widen = plan.range.is_some() || plan.group_by.is_some();
+    let k = if widen {
+        let g = plan.group_by.map_or(1, |g| g.group_size.max(1));
+        (plan.limit * g * 8).clamp(100, MAX_CANDIDATES)
+    } else {
+        plan.limit
+    };
+    let ef = plan.ef.max(k);
+    // Per segment: allowed rows (filter minus deletes), computed once for all queries.
+    let masks: Vec<Option<Bitset>> = segments
+        .par_iter()
+        .map(|s| {
+            check(plan.deadline)?;
+            eval_filter(plan.filter.as_ref(), s).map(|f| s.allow_mask(f.as_deref()))
+        })
+        .collect::<Result<_>>()?;
+    // One task per (query, segment) so a single query over many segments (e.g. a
+    // partition-key collection) still uses every core.
+    let nseg = segments.len();
+    let tasks: Vec<(usize, usize)> = (0..plan.queries.len())
+        .flat_map(|q| (0..nseg).map(move |s| (q, s)))
+        .collect();
+    let partial: Vec<(usize, Vec<Hit>)> = tasks
+        .par_iter()
+        .map(|&(qi, si)| {
+            check(plan.deadline)?;
+            let hits = search_segment(
+                plan,
+                si,
+                &segments[si],
+                masks[si].as_ref(),
+                &plan.queries[qi],
+                k,
+                ef,
+            );
+            Ok((qi, hits))
+        })
+        .collect::<Result<_>>()?;
+    let mut per_query: Vec<Vec<Hit>> = vec![Vec::new(); plan.queries.len()];
+    for (qi, hits) in partial {
+        per_query[qi].extend(hits);
+    }
+    let hits = per_query
+        .into_iter()
+        .map(|mut all| {
+            all.sort_by(|a, b| a.dist.total_cmp(&b.dist));
+            if let Some(r) = plan.range {
+                all.retain(|h| h.dist >= r.lo && h.dist < r.hi);
+            }
+            match plan.group_by {
+                Some(g) => group::group_hits(segments, all, g, plan.limit),
+                None => {
+                    all.truncate(plan.limit);
+                    all
+                }
+            }
+        })
+        .collect();
+    Ok(hits)
+}
+
+/// Top-`k` of one segment for one query: through its graph when it has one
+/// for the field, else by exact scan of each chunk.
+fn search_segment(
+    plan: &SearchPlan,
+    si: usize,
+    seg: &Segment,
+    allow: Option<&Bitset>,
+    q: &[f32],
+    k: usize,
+    ef: usize,
+) -> Vec<Hit> {
+    if allow.is_some_and(|a| a.count_ones() == 0) {
+        return Vec::new();
+    }
+    if let Some(g) = seg.index_for(plan.field_id).filter(|_| plan.use_index) {
+        // `ef` is the client's (up to 2^31-1) and sizes the candidate heaps: a
+        // list longer than the graph visits nothing more, so bound it by the graph.
+        let ef = ef.min(g.len().max(k));
+        let found = g.search(q, k, ef, allow);
+        // Graphs re-rank on half-precision copies: rescore the few hits exactly
+        // from the segment's own f32 rows so scores match a flat scan.
+        let Some(rows) = chunk_vectors(seg, 0, plan.vector_col, plan.dim) else {
+            return found
+                .into_iter()
+                .map(|n| hit(si, n.id as usize, n))
+                .collect();
+        };
+        let scorer = RawScorer::new(plan.metric, q);
+        let mut out: Vec<Hit> = found
+            .into_iter()
+            .map(|n| {
+                let r = n.id as usize;
+                let dist = rows
+                    .get(r * plan.dim..(r + 1) * plan.dim)
+                    .map_or(n.dist, |v| scorer.dist(v));
+                Hit {
+                    seg: si,
+                    row: r,
+                    dist,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.dist.total_cmp(&b.dist));
+        return out;
+    }
+    let mut out = Vec::new();
+    for (ci, &base) in seg.offsets.iter().enumerate() {
+        let Some(vectors) = chunk_vectors(seg, ci, plan.vector_col, plan.dim) else {
+            continue;
+        };
+        let rows = vectors.len() / plan.dim.max(1);
+        let chunk_allow = allow.map(|a| Bitset::from_fn(rows, |r| a.get(base + r)));
+        out.extend(
+            FlatIndex::search(vectors, plan.dim, plan.metric, q, k, chunk_allow.as_ref())
+                .into_iter()
+                .map(|n| hit(si, base + n.id as usize, n)),
+        );
+    }
+    out
+}
+
+fn hit(seg: usize, row: usize, n: Neighbor) -> Hit {
+    Hit {
+        seg,
+        row,
+        dist: n.dist,
+    }
+}
+
+/// Matching rows in primary-key order after offset/limit, and the count before.
+pub fn query_now(
+    plan: &QueryPlan,
+    segments: &[Arc<Segment>],
+    pk_col: usize,
+) -> Result<(Vec<(usize, usize)>, usize)> {
+    let wanted: Option<std::collections::HashSet<&PkValue>> =
+        plan.pks.as_ref().map(|p| p.iter().collect());
+    let per_seg: Vec<Vec<(PkValue, usize, usize)>> = segments
+        .par_iter()
+        .enumerate()
+        .map(|(si, seg)| {
+            check(plan.deadline)?;
+            let f = eval_filter(plan.filter.as_ref(), seg)?;
+            let mut out = Vec::new();
+            for (ci, chunk) in seg.chunks.iter().enumerate() {
+                let base = seg.offsets[ci];
+                let pks = pk_values(chunk.column(pk_col).as_ref())?;
+                for (r, pk) in pks.into_iter().enumerate() {
+                    let row = base + r;
+                    if seg.deleted.get(row) || f.as_ref().is_some_and(|f| !f[row]) {
+                        continue;
+                    }
+                    if wanted.as_ref().is_some_and(|w| !w.contains(&pk)) {
+                        continue;
+                    }
+                    out.push((pk, si, row));
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    let mut all: Vec<(PkValue, usize, usize)> = per_seg.into_iter().flatten().collect();
+    let count = all.len();
+    if plan.count_only {
+        return Ok((Vec::new(), count));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let rows: Vec<(usize, usize)> = all
+        .into_iter()
+        .skip(plan.offset)
+        .take(plan.limit.unwrap_or(usize::MAX))
+        .map(|(_, s, r)| (s, r))
+        .collect();
+    Ok((rows, count))
+}

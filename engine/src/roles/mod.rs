@@ -1,0 +1,78 @@
+//! The service interfaces between the proxy and the other roles.
+//!
+//! The proxy talks to the query, data and index roles only through these
+//! traits, and every request and response is plain data ([`plan`]): no
+//! `Arc<Segment>`, row pointer or node handle crosses them. Standalone
+//! (`quiver serve`) implements them in process ([`crate::querynode::QueryNode`],
+//! [`crate::datanode::DataNode`]); cluster mode puts a `quiver.internal` gRPC
+//! hop behind the same traits.
+//!
+//! The coordinator's part (catalog, id and timestamp allocation) is still the
+//! [`crate::catalog::Catalog`] type itself.
+
+mod local;
+pub mod plan;
+
+pub use local::LocalData;
+
+use arrow::array::RecordBatch;
+use async_trait::async_trait;
+use quiver_types::{CollectionId, PartitionId, PkValue, Timestamp};
+
+use crate::catalog::CollectionMeta;
+use crate::error::Result;
+pub use plan::*;
+
+/// Vector search and scalar queries over a collection's segments.
+#[async_trait]
+pub trait QueryService: Send + Sync {
+    /// Runs a search once the node has applied everything up to the request's
+    /// guarantee timestamp.
+    async fn search(&self, req: SearchRequest) -> Result<SearchResult>;
+    /// Runs a query once the node has applied everything up to the request's
+    /// guarantee timestamp.
+    async fn query(&self, req: QueryRequest) -> Result<QueryResult>;
+}
+
+/// Writes, segment lifecycle and statistics.
+#[async_trait]
+pub trait DataService: Send + Sync {
+    /// Starts holding data for a new, empty collection.
+    async fn create_collection(&self, meta: &CollectionMeta) -> Result<()>;
+    /// Forgets a collection and removes its files.
+    async fn drop_collection(&self, id: CollectionId) -> Result<()>;
+    /// Removes a partition's rows.
+    async fn drop_partition(&self, id: CollectionId, partition: PartitionId) -> Result<()>;
+    /// Logs and applies rows (one batch per partition, in the collection's
+    /// column order); returns once durable with the write's timestamp.
+    async fn insert(
+        &self,
+        id: CollectionId,
+        parts: Vec<(PartitionId, RecordBatch)>,
+    ) -> Result<Timestamp>;
+    /// Logs and applies a delete of these keys; returns the rows deleted and
+    /// the write's timestamp.
+    async fn delete(&self, id: CollectionId, pks: Vec<PkValue>) -> Result<(usize, Timestamp)>;
+    /// Deletes every row of the collection.
+    async fn truncate(&self, id: CollectionId) -> Result<Timestamp>;
+    /// Seals the growing segments and persists them.
+    async fn flush(&self, id: CollectionId) -> Result<()>;
+    /// Merges small segments and drops deleted rows; returns segments rewritten.
+    async fn compact(&self, id: CollectionId) -> Result<usize>;
+    /// The collection's current segments.
+    async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>>;
+}
+
+/// Index builds: scheduling, progress and cancellation.
+#[async_trait]
+pub trait IndexService: Send + Sync {
+    /// Schedules builds for every sealed segment missing an index the
+    /// collection's metadata asks for.
+    async fn ensure_indexes(&self, meta: &CollectionMeta) -> Result<()>;
+    /// Progress of the index on `field_id`.
+    async fn progress(&self, id: CollectionId, field_id: i64) -> Result<IndexProgress>;
+    /// Cancels builds for the field and removes its graphs.
+    async fn drop_index(&self, id: CollectionId, field_id: i64) -> Result<()>;
+    /// Cancels every build of the collection (release, drop).
+    async fn cancel_builds(&self, id: CollectionId) -> Result<()>;
+}

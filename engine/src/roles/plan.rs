@@ -1,0 +1,181 @@
+//! The requests and results that cross the proxy → query-node boundary.
+//!
+//! Everything here is plain data with no pointers into a node's memory: a filter
+//! travels as its expression text plus template values (each query node parses
+//! and binds it against the schema it holds), output columns are named by field
+//! id, and results come back materialised — the primary keys, distances and
+//! requested columns of the hits, already reduced to top-k by the node — so a
+//! network can go between the proxy and the node without changing either side.
+//! Arrow arrays are the column format on both sides of the boundary (Arrow IPC
+//! when serialised).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use arrow::array::ArrayRef;
+use quiver_index::Metric;
+use quiver_types::{CollectionId, PartitionId, PkValue, Timestamp};
+
+/// A filter expression as the client sent it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilterExpr {
+    /// The Milvus boolean expression (empty: every row).
+    pub expr: String,
+    /// Values of `{name}` placeholders (`expr_template_values`), as JSON.
+    pub templates: HashMap<String, serde_json::Value>,
+}
+
+impl FilterExpr {
+    /// None for an empty expression.
+    pub fn new(expr: &str, templates: HashMap<String, serde_json::Value>) -> Option<Self> {
+        (!expr.trim().is_empty()).then(|| FilterExpr {
+            expr: expr.to_string(),
+            templates,
+        })
+    }
+}
+
+/// One requested output column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputSpec {
+    /// A schema field, by id.
+    Field(i64),
+    /// The dynamic `$meta` column (reduced to keys by the proxy when it shapes
+    /// the response).
+    Meta,
+}
+
+/// Keep hits whose distance lies in `[lo, hi)` (internal distance, smaller = better).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DistRange {
+    /// Inclusive lower bound.
+    pub lo: f32,
+    /// Exclusive upper bound.
+    pub hi: f32,
+}
+
+/// Group-by search: at most `group_size` hits per distinct value of a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupBy {
+    /// The scalar field whose values form the groups.
+    pub field_id: i64,
+    /// Hits kept per group.
+    pub group_size: usize,
+}
+
+/// What a read must see: every write acknowledged at or before this timestamp
+/// (the consistency level, resolved by the proxy). 0 sees whatever is applied.
+pub type GuaranteeTs = Timestamp;
+
+/// A planned vector search.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The collection searched.
+    pub collection_id: CollectionId,
+    /// Partitions to search (None: all).
+    pub partitions: Option<Vec<PartitionId>>,
+    /// The vector field searched.
+    pub field_id: i64,
+    /// Distance function (the index's).
+    pub metric: Metric,
+    /// Whether sealed segments' graphs (built with `metric`) may be used.
+    pub use_index: bool,
+    /// Query vectors, each of the field's dimension.
+    pub queries: Vec<Vec<f32>>,
+    /// Hits wanted per query (limit + offset; groups for a group-by search).
+    pub limit: usize,
+    /// Graph search list size.
+    pub ef: usize,
+    /// Rows must match this expression.
+    pub filter: Option<FilterExpr>,
+    /// Range search bounds.
+    pub range: Option<DistRange>,
+    /// Grouping of hits.
+    pub group_by: Option<GroupBy>,
+    /// Skip growing (unsealed) segments.
+    pub ignore_growing: bool,
+    /// Columns to return for each hit.
+    pub output: Vec<OutputSpec>,
+    /// Consistency: see [`GuaranteeTs`].
+    pub guarantee_ts: GuaranteeTs,
+    /// When the client stops waiting (sent as the remaining time across a network).
+    pub deadline: Option<Instant>,
+}
+
+/// Materialised search results, best first per query.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    /// Hits per query; the rows of `ids`, `dists` and `columns` are the hits of
+    /// query 0, then of query 1, ...
+    pub counts: Vec<usize>,
+    /// Primary keys of the hits.
+    pub ids: Vec<PkValue>,
+    /// Internal distances (smaller = better; the proxy converts to scores).
+    pub dists: Vec<f32>,
+    /// One array per requested [`OutputSpec`], in request order.
+    pub columns: Vec<ArrayRef>,
+    /// The group-by field's value of each hit (group-by searches only).
+    pub group_values: Option<ArrayRef>,
+}
+
+/// A planned scalar query.
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    /// The collection queried.
+    pub collection_id: CollectionId,
+    /// Partitions to read (None: all).
+    pub partitions: Option<Vec<PartitionId>>,
+    /// Rows must match this expression.
+    pub filter: Option<FilterExpr>,
+    /// Restrict to these primary keys (get by ids).
+    pub pks: Option<Vec<PkValue>>,
+    /// Rows after `offset` to return (None: all).
+    pub limit: Option<usize>,
+    /// Matching rows skipped, in primary-key order.
+    pub offset: usize,
+    /// Only count the matching rows.
+    pub count_only: bool,
+    /// Columns to return.
+    pub output: Vec<OutputSpec>,
+    /// Consistency: see [`GuaranteeTs`].
+    pub guarantee_ts: GuaranteeTs,
+    /// When the client stops waiting (None for the reads a write depends on).
+    pub deadline: Option<Instant>,
+}
+
+/// Materialised query results in primary-key order.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// Matching rows (before offset/limit).
+    pub count: usize,
+    /// Primary keys of the returned rows.
+    pub ids: Vec<PkValue>,
+    /// One array per requested [`OutputSpec`], rows aligned with `ids`.
+    pub columns: Vec<ArrayRef>,
+}
+
+/// One segment as statistics RPCs report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentInfo {
+    /// Segment id.
+    pub id: i64,
+    /// Its partition.
+    pub partition: PartitionId,
+    /// Rows not deleted.
+    pub live_rows: usize,
+    /// Bytes the segment holds in memory.
+    pub memory_bytes: usize,
+    /// Whether it is sealed (persisted, immutable rows).
+    pub sealed: bool,
+}
+
+/// Progress of one field's index over a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexProgress {
+    /// Rows covered by a built index.
+    pub indexed_rows: usize,
+    /// Rows the index should cover.
+    pub total_rows: usize,
+    /// Rows waiting for a build.
+    pub pending_rows: usize,
+}
