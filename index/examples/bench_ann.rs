@@ -3,8 +3,14 @@
 //! ```sh
 //! cargo run --release -p quiver-index --example bench_ann -- DATA_DIR [--threads T]
 //!     [--m 16] [--efc 256] [--efs 16,32,64,128,256] [--filter-ef 64] [--build-threads 1,2]
-//!     [--hnsw-rs] [--storage f16[,i16,f32]]
+//!     [--hnsw-rs] [--storage f16[,i16,f32]] [--rerank own[,rescore,exact]]
 //! ```
+//! `--rerank` chooses where final distances come from, each mode measured on the same
+//! index, interleaved per ef point so machine load hits every mode alike: `own` (the
+//! index's own copy, `Hnsw::search`), `rescore` (own copy, then the k hits rescored from
+//! the f32 base with `RawScorer` and sorted again: the query node's former path), `exact`
+//! (`HnswView` with the f32 base: the `ef` candidates re-ranked once from f32). Modes after
+//! the first report as `<engine>_<mode>`.
 //! `--storage` defaults to `f16`, the mode the server builds (src/indexnode.rs), so the
 //! `quiver` engine's `bytes_per_vector` is what a served index holds. A list builds one
 //! index per mode in the same run: the first reports as `quiver`, the others as
@@ -22,7 +28,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Instant;
 
-use quiver_index::{Bitset, FlatIndex, Hnsw, HnswParams, Metric, VectorStorage};
+use quiver_index::{
+    Bitset, FlatIndex, Hnsw, HnswParams, HnswView, Metric, Neighbor, RawScorer, SearchRequest,
+    VectorIndex, VectorStorage,
+};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -177,6 +186,65 @@ struct Opts {
     build_threads: Vec<usize>,
     hnsw_rs: bool,
     storage: Vec<VectorStorage>,
+    rerank: Vec<Rerank>,
+}
+
+/// Where final distances come from (see the module doc, `--rerank`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rerank {
+    Own,
+    Rescore,
+    Exact,
+}
+
+impl Rerank {
+    fn name(self) -> &'static str {
+        match self {
+            Rerank::Own => "own",
+            Rerank::Rescore => "rescore",
+            Rerank::Exact => "exact",
+        }
+    }
+
+    /// Top-10 under this mode (`base` = the f32 rows the index was built from).
+    fn search(
+        self,
+        h: &Hnsw,
+        base: &[f32],
+        q: &[f32],
+        ef: usize,
+        allow: Option<&Bitset>,
+    ) -> Vec<Neighbor> {
+        match self {
+            Rerank::Own => h.search(q, 10, ef, allow),
+            Rerank::Rescore => {
+                let dim = h.dim();
+                let scorer = RawScorer::new(h.metric(), q);
+                let mut out: Vec<Neighbor> = h
+                    .search(q, 10, ef, allow)
+                    .into_iter()
+                    .map(|n| {
+                        let r = n.id as usize;
+                        let dist = base
+                            .get(r * dim..(r + 1) * dim)
+                            .map_or(n.dist, |v| scorer.dist(v));
+                        Neighbor { id: n.id, dist }
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.dist.total_cmp(&b.dist));
+                out
+            }
+            Rerank::Exact => match HnswView::new(h, Some(base)) {
+                Ok(v) => v.search(&SearchRequest {
+                    query: q,
+                    k: 10,
+                    ef,
+                    allow,
+                }),
+                Err(_) => Vec::new(),
+            },
+        }
+    }
 }
 
 fn parse_list(s: &str) -> Vec<usize> {
@@ -194,6 +262,7 @@ fn opts() -> Res<Opts> {
         build_threads: Vec::new(),
         hnsw_rs: false,
         storage: vec![VectorStorage::F16],
+        rerank: vec![Rerank::Own],
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -217,12 +286,23 @@ fn opts() -> Res<Opts> {
                     })
                     .collect::<Result<_, _>>()?
             }
+            "--rerank" => {
+                o.rerank = val()?
+                    .split(',')
+                    .map(|m| match m.trim() {
+                        "own" => Ok(Rerank::Own),
+                        "rescore" => Ok(Rerank::Rescore),
+                        "exact" => Ok(Rerank::Exact),
+                        s => Err(format!("--rerank own|rescore|exact[,...], got {s}")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             _ if o.dir.is_empty() => o.dir = a,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
     if o.dir.is_empty() {
-        return Err("usage: bench_ann DATA_DIR [--threads T] [--m M] [--efc EF] [--efs 16,32] [--filter-ef EF] [--build-threads 1,2] [--hnsw-rs] [--storage f16[,i16,f32]]".into());
+        return Err("usage: bench_ann DATA_DIR [--threads T] [--m M] [--efc EF] [--efs 16,32] [--filter-ef EF] [--build-threads 1,2] [--hnsw-rs] [--storage f16[,i16,f32]] [--rerank own[,rescore,exact]]".into());
     }
     if o.build_threads.is_empty() {
         o.build_threads = vec![o.threads];
@@ -282,10 +362,17 @@ fn curve<F>(d: &Data, o: &Opts, search: F) -> Vec<CurvePoint>
 where
     F: Fn(&[f32], usize) -> Vec<u32> + Sync,
 {
+    curve_at(d, o, &o.efs, search)
+}
+
+fn curve_at<F>(d: &Data, o: &Opts, efs: &[usize], search: F) -> Vec<CurvePoint>
+where
+    F: Fn(&[f32], usize) -> Vec<u32> + Sync,
+{
     let nq = d.queries.len() / d.dim;
     let q = |i: usize| &d.queries[i * d.dim..(i + 1) * d.dim];
     let mut out = Vec::new();
-    for &ef in &o.efs {
+    for &ef in efs {
         // Warm-up pass, then single-thread latency pass, then THREADS throughput pass.
         let _ = run_queries(nq.min(100), 1, |i| search(q(i), ef));
         let (res, wall1, lat) = run_queries(nq, 1, |i| search(q(i), ef));
@@ -355,7 +442,7 @@ fn build_quiver(d: &Data, o: &Opts, storage: VectorStorage, threads: usize) -> R
 }
 
 /// Per-tenant filtered recall and QPS; returns the minimum recall.
-fn filtered(d: &Data, h: &Hnsw, ef: usize) -> f64 {
+fn filtered(d: &Data, h: &Hnsw, ef: usize, mode: Rerank) -> f64 {
     let n = d.base.len() / d.dim;
     let mut tenants: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (i, &t) in d.tenant_query.iter().enumerate() {
@@ -364,7 +451,10 @@ fn filtered(d: &Data, h: &Hnsw, ef: usize) -> f64 {
     let mut min_recall = 1.0f64;
     // bucket label -> (queries, recall sum, seconds)
     let mut buckets: BTreeMap<&str, (usize, f64, f64)> = BTreeMap::new();
-    println!("filtered search (ef={ef}, 1 thread):");
+    println!(
+        "filtered search (ef={ef}, 1 thread, rerank {}):",
+        mode.name()
+    );
     for (t, qs) in tenants {
         let allow = Bitset::from_fn(n, |i| d.tenant_base[i] == t);
         let frac = allow.count_ones() as f64 / n as f64;
@@ -377,8 +467,8 @@ fn filtered(d: &Data, h: &Hnsw, ef: usize) -> f64 {
         let mut rec = 0.0;
         for &qi in &qs {
             let q = &d.queries[qi * d.dim..(qi + 1) * d.dim];
-            let r: Vec<u32> = h
-                .search(q, 10, ef, Some(&allow))
+            let r: Vec<u32> = mode
+                .search(h, &d.base, q, ef, Some(&allow))
                 .iter()
                 .map(|x| x.id)
                 .collect();
@@ -544,19 +634,40 @@ fn bench_quiver(d: &Data, o: &Opts, storage: VectorStorage, name: &str, filt: bo
         t0.elapsed().as_secs_f64()
     );
     drop((h2, bytes));
-    println!("{name} search (storage {storage:?}, single-query loop):");
-    let c = curve(d, o, |q, ef| {
-        h.search(q, 10, ef, None).iter().map(|x| x.id).collect()
-    });
-    let fmin = if filt {
-        format!("{:.4}", filtered(d, &h, o.filter_ef))
-    } else {
-        "null".to_string()
-    };
-    Ok(format!(
-        "\"{name}\": {{\"build_s\": {build_s:.3}, \"bytes_per_vector\": {bpv:.1}, \"filtered_recall_min\": {fmin}, \"curve\": {}}}",
-        curve_json(&c)
-    ))
+    // One curve per --rerank mode, interleaved per ef point (same load for every mode).
+    let mut curves: Vec<Vec<CurvePoint>> = o.rerank.iter().map(|_| Vec::new()).collect();
+    for &ef in &o.efs {
+        for (mi, &mode) in o.rerank.iter().enumerate() {
+            println!(
+                "{name} search (storage {storage:?}, rerank {}, single-query loop):",
+                mode.name()
+            );
+            curves[mi].extend(curve_at(d, o, &[ef], |q, ef| {
+                mode.search(&h, &d.base, q, ef, None)
+                    .iter()
+                    .map(|x| x.id)
+                    .collect()
+            }));
+        }
+    }
+    let mut members = Vec::new();
+    for (mi, (&mode, c)) in o.rerank.iter().zip(&curves).enumerate() {
+        let fmin = if filt {
+            format!("{:.4}", filtered(d, &h, o.filter_ef, mode))
+        } else {
+            "null".to_string()
+        };
+        let engine = if mi == 0 {
+            name.to_string()
+        } else {
+            format!("{name}_{}", mode.name())
+        };
+        members.push(format!(
+            "\"{engine}\": {{\"build_s\": {build_s:.3}, \"bytes_per_vector\": {bpv:.1}, \"filtered_recall_min\": {fmin}, \"curve\": {}}}",
+            curve_json(c)
+        ));
+    }
+    Ok(members.join(", "))
 }
 
 fn hnsw_rs_baseline(d: &Data, o: &Opts) -> Res<String> {

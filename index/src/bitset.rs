@@ -128,6 +128,32 @@ impl Bitset {
         })
     }
 
+    /// Iterates over the set bits `>= start` in increasing order, skipping the words
+    /// below `start` (how a view of rows `start..` reads a filter over all rows).
+    pub fn iter_ones_from(&self, start: usize) -> impl Iterator<Item = usize> + '_ {
+        let first = (start / 64).min(self.words.len());
+        self.words[first..]
+            .iter()
+            .enumerate()
+            .flat_map(move |(wi, &w)| {
+                let wi = first + wi;
+                // Bits of the first word below `start` are masked off.
+                let mut w = if wi == start / 64 {
+                    w & (u64::MAX << (start % 64))
+                } else {
+                    w
+                };
+                std::iter::from_fn(move || {
+                    if w == 0 {
+                        return None;
+                    }
+                    let b = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    Some(wi * 64 + b)
+                })
+            })
+    }
+
     /// In place `self &= other`.
     pub fn and(&mut self, other: &Bitset) {
         for (i, w) in self.words.iter_mut().enumerate() {
@@ -186,5 +212,10 @@ mod tests {
         assert_eq!(h.iter_ones().collect::<Vec<_>>(), vec![0, 3, 6, 9]);
         assert_eq!(Bitset::from_ids(10, [3, 4, 40]).count_ones(), 2);
         assert!(Bitset::new(0).is_empty());
+        let s = Bitset::from_ids(200, [3, 63, 64, 65, 130, 199]);
+        for start in [0, 3, 4, 63, 64, 66, 131, 199, 200, 500] {
+            let want: Vec<usize> = s.iter_ones().filter(|&i| i >= start).collect();
+            assert_eq!(s.iter_ones_from(start).collect::<Vec<_>>(), want, "{start}");
+        }
     }
 }

@@ -1,14 +1,117 @@
 //! Exact (brute-force) search over a contiguous slab of `n * dim` floats.
 //!
 //! Used for small segments, growing segments, and as the HNSW fallback when a filter
-//! leaves too few rows for graph traversal to be worthwhile.
+//! leaves too few rows for graph traversal to be worthwhile. [`FlatView`] is the same
+//! scan behind the [`crate::VectorIndex`] interface; [`RawScorer`] is the one scorer
+//! whose distances every exact path (flat scan, HNSW re-rank on `f32` rows) returns.
 
 use crate::kernels::{self, KernelTable};
 use crate::topk::TopK;
-use crate::{Bitset, Metric, Neighbor};
+use crate::{Bitset, IndexError, Metric, Neighbor};
 
 /// Exact search; stateless, works on any borrowed vector slab.
 pub struct FlatIndex;
+
+/// A borrowed slab of `n * dim` floats searched exactly, as one [`crate::VectorIndex`].
+///
+/// Row `i` of the slab has id `first_id + i`, both in the results and in the filter: a
+/// segment stored as several chunks gives each chunk a view starting at the chunk's first
+/// row, and every view reads the one segment-wide [`Bitset`] (no per-chunk filter copy).
+#[derive(Clone, Copy, Debug)]
+pub struct FlatView<'a> {
+    vectors: &'a [f32],
+    dim: usize,
+    metric: Metric,
+    first_id: u32,
+}
+
+impl<'a> FlatView<'a> {
+    /// A view of `vectors` (row `i` = id `i`). Fails when `dim == 0` or the slab is not
+    /// a whole number of rows.
+    pub fn new(vectors: &'a [f32], dim: usize, metric: Metric) -> Result<Self, IndexError> {
+        Self::with_first_id(vectors, dim, metric, 0)
+    }
+
+    /// A view whose row `i` is id `first_id + i`. Also fails when the last id would not
+    /// fit in a `u32`.
+    pub fn with_first_id(
+        vectors: &'a [f32],
+        dim: usize,
+        metric: Metric,
+        first_id: u32,
+    ) -> Result<Self, IndexError> {
+        if dim == 0 {
+            return Err(IndexError::InvalidParam("dim must be > 0".into()));
+        }
+        if !vectors.len().is_multiple_of(dim) {
+            return Err(IndexError::DimensionMismatch {
+                expected: dim,
+                got: vectors.len() % dim,
+            });
+        }
+        if first_id as u64 + (vectors.len() / dim) as u64 > u32::MAX as u64 {
+            return Err(IndexError::InvalidParam(format!(
+                "ids {first_id}.. of {} rows overflow u32",
+                vectors.len() / dim
+            )));
+        }
+        Ok(FlatView {
+            vectors,
+            dim,
+            metric,
+            first_id,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.vectors.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Metric the rows are scored with.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Id of the first row.
+    pub fn first_id(&self) -> u32 {
+        self.first_id
+    }
+
+    /// Exact top-`k` of the allowed rows, best first (ids offset by `first_id`).
+    pub(crate) fn scan(&self, query: &[f32], k: usize, allow: Option<&Bitset>) -> Vec<Neighbor> {
+        let (dim, n) = (self.dim, self.rows());
+        if dim == 0 || k == 0 || n == 0 || query.len() != dim {
+            return Vec::new();
+        }
+        let scorer = RawScorer::new(self.metric, query);
+        let mut top = TopK::new(k.min(n));
+        let base = self.first_id;
+        match allow {
+            None => {
+                for (i, row) in self.vectors.chunks_exact(dim).enumerate() {
+                    top.push(base + i as u32, scorer.dist(row));
+                }
+            }
+            Some(bits) => {
+                let end = base as usize + n;
+                for id in bits.iter_ones_from(base as usize).take_while(|&i| i < end) {
+                    let i = id - base as usize;
+                    top.push(
+                        id as u32,
+                        scorer.dist(&self.vectors[i * dim..(i + 1) * dim]),
+                    );
+                }
+            }
+        }
+        top.into_sorted()
+    }
+}
 
 /// A query prepared for one metric over raw (not normalised) stored vectors.
 pub struct RawScorer<'a> {
@@ -28,6 +131,17 @@ impl<'a> RawScorer<'a> {
         } else {
             std::borrow::Cow::Borrowed(query)
         };
+        Self::from_cow(metric, query)
+    }
+
+    /// A scorer for a query already prepared as [`RawScorer::new`] prepares it (for
+    /// cosine: normalised by `kernels::normalize`), borrowed rather than copied. HNSW
+    /// uses it so its re-rank on `f32` rows scores bit-identically to a flat scan.
+    pub(crate) fn prepared(metric: Metric, query: &'a [f32]) -> Self {
+        Self::from_cow(metric, std::borrow::Cow::Borrowed(query))
+    }
+
+    fn from_cow(metric: Metric, query: std::borrow::Cow<'a, [f32]>) -> Self {
         let k = kernels::table();
         let q_nonzero = (k.dot)(&query, &query) > 0.0;
         RawScorer {
@@ -61,6 +175,7 @@ impl<'a> RawScorer<'a> {
 impl FlatIndex {
     /// Exact top-k, sorted best-first. With `allow`, only ids whose bit is set are
     /// candidates. Returns nothing when `dim == 0`, `k == 0` or `query.len() != dim`.
+    /// A thin wrapper over [`FlatView`] (a trailing partial row is ignored).
     pub fn search(
         vectors: &[f32],
         dim: usize,
@@ -69,25 +184,14 @@ impl FlatIndex {
         k: usize,
         allow: Option<&Bitset>,
     ) -> Vec<Neighbor> {
-        if dim == 0 || k == 0 || query.len() != dim {
-            return Vec::new();
-        }
-        let n = vectors.len() / dim;
-        let scorer = RawScorer::new(metric, query);
-        let mut top = TopK::new(k);
-        match allow {
-            None => {
-                for (i, row) in vectors.chunks_exact(dim).enumerate() {
-                    top.push(i as u32, scorer.dist(row));
-                }
-            }
-            Some(bits) => {
-                for i in bits.iter_ones().take_while(|&i| i < n) {
-                    top.push(i as u32, scorer.dist(&vectors[i * dim..(i + 1) * dim]));
-                }
-            }
-        }
-        top.into_sorted()
+        let n = vectors.len().checked_div(dim).unwrap_or(0);
+        let view = FlatView {
+            vectors: &vectors[..n * dim],
+            dim,
+            metric,
+            first_id: 0,
+        };
+        view.scan(query, k, allow)
     }
 
     /// Like [`FlatIndex::search`] but checks the query dimension.
@@ -98,9 +202,9 @@ impl FlatIndex {
         query: &[f32],
         k: usize,
         allow: Option<&Bitset>,
-    ) -> Result<Vec<Neighbor>, crate::IndexError> {
+    ) -> Result<Vec<Neighbor>, IndexError> {
         if query.len() != dim {
-            return Err(crate::IndexError::DimensionMismatch {
+            return Err(IndexError::DimensionMismatch {
                 expected: dim,
                 got: query.len(),
             });

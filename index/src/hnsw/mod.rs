@@ -12,16 +12,15 @@
 mod build;
 mod dups;
 mod graph;
+mod search;
 mod serialize;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 
-use graph::{with_visited, Core, TravQuery};
+use graph::Core;
 
-use crate::quant::OwnedQuery;
-use crate::topk::{Cand, TopK};
-use crate::{kernels, Bitset, IndexError, Metric, Neighbor, VectorStorage};
+use crate::{IndexError, Metric, VectorStorage};
 
 /// Build parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,128 +192,6 @@ impl Hnsw {
         let graph_cost = 4.0 * ef.max(1) as f64 / s.sqrt();
         a <= graph_cost
     }
-
-    /// Top-`k` neighbours, best first, with search list size `max(ef, k)`. Exactly
-    /// `min(k, rows)` results come back (`min(k, allowed)` with `allow`, every result
-    /// having its bit set), also when distances overflow to infinity.
-    /// Returns nothing when `query.len() != dim()` (see [`Hnsw::try_search`]).
-    pub fn search(
-        &self,
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        allow: Option<&Bitset>,
-    ) -> Vec<Neighbor> {
-        let n = self.len();
-        if k == 0 || n == 0 || query.len() != self.dim() {
-            return Vec::new();
-        }
-        let q = self.prepare(query);
-        let allowed = allow.map(|b| b.count_ones_below(n));
-        if let Some(c) = allowed {
-            if c == 0 {
-                return Vec::new();
-            }
-            if self.plans_exact(c, ef.max(k)) {
-                return self.exact(&q, k, allow);
-            }
-        }
-        let res = self.traverse(&q, ef.max(k), allow);
-        let out = self.expand(&res, k, allow);
-        // A traversal that reached fewer rows than asked for (a graph cut by a filter,
-        // in theory a disconnected one) is completed by the exact scan.
-        if out.len() < k.min(allowed.unwrap_or(n)) {
-            return self.exact(&q, k, allow);
-        }
-        out
-    }
-
-    /// The first `k` allowed ids of the re-ranked representatives `res`, each followed
-    /// by its allowed copies (same distance, so the order stays best-first).
-    fn expand(&self, res: &[Cand], k: usize, allow: Option<&Bitset>) -> Vec<Neighbor> {
-        let allowed = |id: u32| allow.is_none_or(|b| b.get(id as usize));
-        let mut out = Vec::with_capacity(k.min(res.len() * 2));
-        for c in res {
-            let group = std::iter::once(c.id).chain(self.core.dups.copies(c.id).iter().copied());
-            for id in group.filter(|&id| allowed(id)).take(k - out.len()) {
-                out.push(Neighbor { id, dist: c.dist });
-            }
-            if out.len() >= k {
-                break;
-            }
-        }
-        out
-    }
-
-    /// Like [`Hnsw::search`], but reports a wrong query dimension.
-    pub fn try_search(
-        &self,
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        allow: Option<&Bitset>,
-    ) -> Result<Vec<Neighbor>, IndexError> {
-        if query.len() != self.dim() {
-            return Err(IndexError::DimensionMismatch {
-                expected: self.dim(),
-                got: query.len(),
-            });
-        }
-        Ok(self.search(query, k, ef, allow))
-    }
-
-    fn prepare<'q>(&self, query: &'q [f32]) -> Cow<'q, [f32]> {
-        if self.metric() == Metric::Cosine {
-            let mut q = query.to_vec();
-            kernels::normalize(&mut q);
-            Cow::Owned(q)
-        } else {
-            Cow::Borrowed(query)
-        }
-    }
-
-    /// Graph traversal on int8 codes (exact `f32` below `CODES_MIN_DIM`), then exact
-    /// re-ranking of the `ef` candidates.
-    fn traverse(&self, q: &[f32], ef: usize, allow: Option<&Bitset>) -> Vec<Cand> {
-        let core = &self.core;
-        let oq = OwnedQuery::new(q, core.kt);
-        let qc = TravQuery {
-            code: oq.as_query(),
-            exact: Some(q),
-        };
-        let mut cur = Cand {
-            dist: core.adist(&qc, self.entry),
-            id: self.entry,
-        };
-        for lc in (1..=self.max_level).rev() {
-            cur = core.greedy(&qc, cur, lc);
-        }
-        let mut res = with_visited(self.len(), |v| core.search_layer(&qc, cur, ef, 0, v, allow));
-        for c in res.iter_mut() {
-            c.dist = core.dist(q, c.id);
-        }
-        res.sort_unstable();
-        res
-    }
-
-    /// Exact scan over the allowed ids (or all ids) with the index's own vectors.
-    fn exact(&self, q: &[f32], k: usize, allow: Option<&Bitset>) -> Vec<Neighbor> {
-        let n = self.len();
-        let mut top = TopK::new(k);
-        match allow {
-            Some(b) => {
-                for i in b.iter_ones().take_while(|&i| i < n) {
-                    top.push(i as u32, self.core.dist(q, i as u32));
-                }
-            }
-            None => {
-                for i in 0..n as u32 {
-                    top.push(i, self.core.dist(q, i));
-                }
-            }
-        }
-        top.into_sorted()
-    }
 }
 
 #[cfg(test)]
@@ -366,9 +243,10 @@ mod tests {
                 let far = vec![3e38f32; dim];
                 for q in [&v[..dim], &v[dim * 1500..dim * 1501], &far[..]] {
                     let q = h.prepare(q);
+                    let rr = search::Rerank::Own(&q);
                     for k in [10, 50, 100, 1000] {
-                        let res = h.traverse(&q, k.max(32), None);
-                        let out = h.expand(&res, k, None);
+                        let res = h.traverse(&q, &rr, k.max(32), None);
+                        let out = h.expand(&res, &rr, k, None);
                         assert_eq!(out.len(), k, "{frac} {metric:?} k={k}");
                     }
                 }

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 
 mod duplicates;
 mod precision;
+mod vindex;
 
 /// Clustered data with a low intrinsic dimension (as real embeddings have): `n` vectors of
 /// `dim` around 20 random centres, each spread along its own random 6-d subspace plus a
