@@ -53,11 +53,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
     // Standalone wiring: every role in process, behind the same traits a
     // network hop would implement.
     let filter_limits = cfg.filter.to_filter();
-    let query = Arc::new(QueryNode::new(
-        data.clone(),
-        catalog.clone(),
-        filter_limits,
-    ));
+    let query = Arc::new(QueryNode::new(data.clone(), catalog.clone(), filter_limits));
     let local = Arc::new(LocalData(data));
     Ok(Arc::new(Proxy {
         catalog,

@@ -11,7 +11,9 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use quiver_filter::Filter;
-use quiver_index::{Bitset, FlatIndex, Metric, Neighbor, RawScorer};
+use quiver_index::{
+    Bitset, FlatView, HnswView, Metric, Neighbor, SearchRequest as AnnRequest, VectorIndex,
+};
 use quiver_types::PkValue;
 use rayon::prelude::*;
 
@@ -167,8 +169,10 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
     Ok(hits)
 }
 
-/// Top-`k` of one segment for one query: through its graph when it has one
-/// for the field, else by exact scan of each chunk.
+/// Top-`k` of one segment for one query, through the one [`VectorIndex`]
+/// interface: the segment's graph for the field when it has one (re-ranked
+/// once, exactly, against the segment's own f32 rows, so scores equal a flat
+/// scan's), else an exact scan of each chunk with the segment-wide bitset.
 fn search_segment(
     plan: &SearchPlan,
     si: usize,
@@ -181,59 +185,38 @@ fn search_segment(
     if allow.is_some_and(|a| a.count_ones() == 0) {
         return Vec::new();
     }
+    let req = AnnRequest {
+        query: q,
+        k,
+        ef,
+        allow,
+    };
+    let to_hit = |n: Neighbor| Hit {
+        seg: si,
+        row: n.id as usize,
+        dist: n.dist,
+    };
     if let Some(g) = seg.index_for(plan.field_id).filter(|_| plan.use_index) {
-        // `ef` is the client's (up to 2^31-1) and sizes the candidate heaps: a
-        // list longer than the graph visits nothing more, so bound it by the graph.
-        let ef = ef.min(g.len().max(k));
-        let found = g.search(q, k, ef, allow);
-        // Graphs re-rank on half-precision copies: rescore the few hits exactly
-        // from the segment's own f32 rows so scores match a flat scan.
-        let Some(rows) = chunk_vectors(seg, 0, plan.vector_col, plan.dim) else {
-            return found
-                .into_iter()
-                .map(|n| hit(si, n.id as usize, n))
-                .collect();
-        };
-        let scorer = RawScorer::new(plan.metric, q);
-        let mut out: Vec<Hit> = found
-            .into_iter()
-            .map(|n| {
-                let r = n.id as usize;
-                let dist = rows
-                    .get(r * plan.dim..(r + 1) * plan.dim)
-                    .map_or(n.dist, |v| scorer.dist(v));
-                Hit {
-                    seg: si,
-                    row: r,
-                    dist,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.dist.total_cmp(&b.dist));
-        return out;
+        // A sealed segment is one chunk in graph-id order; anything else (never
+        // expected) falls back to the graph's own copy of the vectors.
+        let rows =
+            chunk_vectors(seg, 0, plan.vector_col, plan.dim).filter(|_| seg.chunks.len() == 1);
+        let view = HnswView::new(g, rows).or_else(|_| HnswView::new(g, None));
+        if let Ok(view) = view {
+            return view.search(&req).into_iter().map(to_hit).collect();
+        }
     }
     let mut out = Vec::new();
     for (ci, &base) in seg.offsets.iter().enumerate() {
         let Some(vectors) = chunk_vectors(seg, ci, plan.vector_col, plan.dim) else {
             continue;
         };
-        let rows = vectors.len() / plan.dim.max(1);
-        let chunk_allow = allow.map(|a| Bitset::from_fn(rows, |r| a.get(base + r)));
-        out.extend(
-            FlatIndex::search(vectors, plan.dim, plan.metric, q, k, chunk_allow.as_ref())
-                .into_iter()
-                .map(|n| hit(si, base + n.id as usize, n)),
-        );
+        let Ok(view) = FlatView::with_first_id(vectors, plan.dim, plan.metric, base as u32) else {
+            continue;
+        };
+        out.extend(view.search(&req).into_iter().map(to_hit));
     }
     out
-}
-
-fn hit(seg: usize, row: usize, n: Neighbor) -> Hit {
-    Hit {
-        seg,
-        row,
-        dist: n.dist,
-    }
 }
 
 /// Matching rows in primary-key order after offset/limit, and the count before.
