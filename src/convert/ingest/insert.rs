@@ -13,8 +13,8 @@ use arrow::array::{
 use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
 use serde_json::{Map, Value};
 
-use super::layout::{column_kind, mismatch, take_scalars, Layout};
 use super::scalar;
+use crate::convert::layout::{column_kind, mismatch, take_scalars, Layout};
 use crate::error::{invalid, QuiverError, Result};
 use crate::proto::schema::{scalar_field::Data as D, FieldData};
 
