@@ -10,9 +10,6 @@ mod proto;
 mod proxy;
 mod server;
 
-// The conversions still name the engine's error module by its old path.
-use quiver_engine::error;
-
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

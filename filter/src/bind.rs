@@ -10,11 +10,13 @@ use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
 use serde_json::Value;
 
 use crate::datum::{self, Datum};
-use crate::fold;
+use crate::error::FilterError;
+use crate::fold::{self, Merger};
 use crate::inset::InSet;
 use crate::like::LikePattern;
+use crate::limits::Limits;
 use crate::parser::{Ast, BinOp, CmpOp, Kind};
-use crate::{FilterError, Limits};
+use crate::plan::{Contains, PathElem, Pred, Val};
 
 /// Static type of a value expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,78 +34,6 @@ pub(crate) enum Ty {
 impl Ty {
     fn numeric(self) -> bool {
         matches!(self, Ty::Int | Ty::Float | Ty::Json)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum PathElem {
-    Key(String),
-    Index(usize),
-}
-
-/// A value expression.
-#[derive(Debug, Clone)]
-pub(crate) enum Val {
-    Lit(Value),
-    /// A scalar column (Bool, ints, floats, VarChar) by name.
-    Col(String),
-    /// A path into a JSON column, or into an ARRAY column seen as a JSON array.
-    Path {
-        col: String,
-        is_array: bool,
-        path: Vec<PathElem>,
-    },
-    Neg(Box<Val>),
-    Arith(BinOp, Box<Val>, Box<Val>),
-    Len(Box<Val>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Contains {
-    One,
-    All,
-    Any,
-}
-
-/// A predicate.
-#[derive(Debug, Clone)]
-pub(crate) enum Pred {
-    Const(bool),
-    Cmp(CmpOp, Val, Val),
-    In(Val, InSet, bool),
-    Like(Val, LikePattern),
-    IsNull(Val, bool),
-    Exists(Val),
-    Contains(Contains, Val, InSet),
-    Truthy(Val),
-    Not(Box<Pred>),
-    And(Vec<Pred>),
-    Or(Vec<Pred>),
-}
-
-/// Rough evaluation cost: 0 for scalar columns, higher when JSON is involved.
-pub(crate) fn pred_cost(p: &Pred) -> u32 {
-    match p {
-        Pred::Const(_) => 0,
-        Pred::Cmp(_, a, b) => val_cost(a) + val_cost(b),
-        Pred::In(v, _, _)
-        | Pred::Like(v, _)
-        | Pred::IsNull(v, _)
-        | Pred::Exists(v)
-        | Pred::Contains(_, v, _)
-        | Pred::Truthy(v) => val_cost(v),
-        Pred::Not(p) => pred_cost(p),
-        Pred::And(ps) | Pred::Or(ps) => ps.iter().map(pred_cost).fold(0, u32::saturating_add),
-    }
-}
-
-fn val_cost(v: &Val) -> u32 {
-    match v {
-        Val::Lit(_) => 0,
-        Val::Col(_) => 1,
-        Val::Path { .. } => 10,
-        Val::Neg(a) | Val::Len(a) => val_cost(a).saturating_add(1),
-        Val::Arith(_, a, b) => val_cost(a).saturating_add(val_cost(b)).saturating_add(1),
     }
 }
 
@@ -199,6 +129,33 @@ impl<'a> Binder<'a> {
                 Ok(p)
             }
         }
+    }
+
+    /// Binds `and`/`or` operands, folding equality chains as they are bound
+    /// (see [`Merger`]), cheap operands first.
+    fn operands(&mut self, items: &[Ast], is_or: bool) -> Result<Vec<Pred>, FilterError> {
+        let mut merger = Merger::new(is_or);
+        for item in items {
+            let p = self.pred(item)?;
+            if merger.push(p) {
+                // Two predicates became one.
+                self.predicates = self.predicates.saturating_sub(1);
+            }
+        }
+        Ok(merger.finish())
+    }
+
+    /// Counts one more predicate the evaluator will run per row.
+    fn count_predicate(&mut self) -> Result<(), FilterError> {
+        self.predicates += 1;
+        if self.predicates > self.limits.max_predicates {
+            return Err(FilterError::Limit(format!(
+                "expression has more than {} predicates after simplification (each one is a \
+                 pass over the data); combine equality tests on one field into `in` lists",
+                self.limits.max_predicates
+            )));
+        }
+        Ok(())
     }
 
     /// Binds a predicate that is not `not`/`and`/`or`/a boolean literal.

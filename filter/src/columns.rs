@@ -13,10 +13,10 @@ use arrow::datatypes::{
 use serde_json::Value;
 
 use crate::datum::{self, ord_matches, Datum};
-use crate::eval::Tri;
+use crate::error::FilterError;
 use crate::inset::InSet;
 use crate::parser::CmpOp;
-use crate::FilterError;
+use crate::tri::Tri;
 
 fn eval_err<T>(msg: impl Into<String>) -> Result<T, FilterError> {
     Err(FilterError::Eval(msg.into()))

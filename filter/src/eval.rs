@@ -1,10 +1,11 @@
 //! Column-at-a-time evaluation with three-valued logic.
 //!
-//! Every predicate yields two bitmaps: rows where it is definitely true and rows
-//! where it is definitely false; rows in neither are unknown (null). `not` swaps
-//! them, so `not (x > 1)` does not match rows where `x` is null. Comparisons of a
-//! scalar column with a literal run as tight typed loops over the Arrow buffers;
-//! everything else goes through per-row [`Datum`]s.
+//! Every predicate yields a [`Tri`]: two bitmaps, rows where it is definitely
+//! true and rows where it is definitely false; rows in neither are unknown
+//! (null). `not` swaps them, so `not (x > 1)` does not match rows where `x` is
+//! null. Comparisons of a scalar column with a literal run as tight typed loops
+//! over the Arrow buffers ([`crate::columns`]); everything else goes through
+//! per-row [`Datum`]s.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -15,42 +16,16 @@ use arrow::datatypes::DataType as ArrowType;
 use arrow::record_batch::RecordBatch;
 use serde_json::Value;
 
-use crate::bind::{Contains, PathElem, Pred, Val};
 use crate::columns::{column_datums, fast_cmp, fast_in, list_to_json};
 use crate::datum::{self, Datum};
+use crate::error::FilterError;
 use crate::inset::InSet;
 use crate::json::{parse_doc, JsonCol};
 use crate::like::LikePattern;
 use crate::parser::CmpOp;
-use crate::FilterError;
+use crate::plan::{Contains, PathElem, Pred, Val};
+use crate::tri::{bits, Tri};
 use memchr::memmem;
-
-/// Result of a predicate: definitely-true and definitely-false rows.
-pub(crate) struct Tri {
-    pub t: BooleanBuffer,
-    pub f: BooleanBuffer,
-}
-
-impl Tri {
-    fn from_opts(v: &[Option<bool>]) -> Tri {
-        Tri {
-            t: BooleanBuffer::collect_bool(v.len(), |i| v[i] == Some(true)),
-            f: BooleanBuffer::collect_bool(v.len(), |i| v[i] == Some(false)),
-        }
-    }
-
-    /// From computed values for every row and an optional validity bitmap.
-    pub(crate) fn from_values(vals: BooleanBuffer, valid: Option<&BooleanBuffer>) -> Tri {
-        let not = !&vals;
-        match valid {
-            Some(valid) => Tri {
-                t: &vals & valid,
-                f: &not & valid,
-            },
-            None => Tri { t: vals, f: not },
-        }
-    }
-}
 
 /// JSON documents of one column, parsed on first use (at most once per row).
 struct Docs<'a> {
@@ -191,16 +166,12 @@ impl<'a> Ctx<'a> {
 
     fn pred_inner(&self, p: &Pred) -> Result<Tri, FilterError> {
         match p {
-            Pred::Const(b) => Ok(Tri {
-                t: bits(self.n, *b),
-                f: bits(self.n, !*b),
-            }),
+            Pred::Const(b) => Ok(Tri::constant(self.n, *b)),
             Pred::Not(inner) => {
                 let was = self.positive.replace(false);
                 let r = self.pred(inner);
                 self.positive.set(was);
-                let r = r?;
-                Ok(Tri { t: r.f, f: r.t })
+                Ok(r?.negate())
             }
             Pred::And(items) => self.fold(items, true),
             Pred::Or(items) => self.fold(items, false),
@@ -253,10 +224,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn fold(&self, items: &[Pred], is_and: bool) -> Result<Tri, FilterError> {
-        let mut acc = Tri {
-            t: bits(self.n, is_and),
-            f: bits(self.n, !is_and),
-        };
+        let mut acc = Tri::constant(self.n, is_and);
         let outer = self.sel.borrow().clone();
         for (k, p) in items.iter().enumerate() {
             if k > 0 {
@@ -277,11 +245,9 @@ impl<'a> Ctx<'a> {
             }
             let r = r?;
             if is_and {
-                acc.t = &acc.t & &r.t;
-                acc.f = &acc.f | &r.f;
+                acc.and_with(&r);
             } else {
-                acc.t = &acc.t | &r.t;
-                acc.f = &acc.f & &r.f;
+                acc.or_with(&r);
             }
         }
         Ok(acc)
@@ -327,7 +293,7 @@ impl<'a> Ctx<'a> {
     fn term_in(&self, v: &Val, set: &InSet, negated: bool) -> Result<Tri, FilterError> {
         if let Val::Col(c) = v {
             if let Some(t) = fast_in(self.column(c)?, set) {
-                return Ok(if negated { Tri { t: t.f, f: t.t } } else { t });
+                return Ok(if negated { t.negate() } else { t });
             }
         }
         let vals = self.datums(v)?;
@@ -458,14 +424,6 @@ fn raw_needles(p: &Pred) -> Option<(&str, Vec<&str>)> {
         _ => return None,
     };
     (!needles.is_empty()).then_some((col, needles))
-}
-
-fn bits(n: usize, value: bool) -> BooleanBuffer {
-    if value {
-        BooleanBuffer::new_set(n)
-    } else {
-        BooleanBuffer::new_unset(n)
-    }
 }
 
 /// Follows a JSON path; None when a key or index is missing.

@@ -9,8 +9,10 @@
 //! one `not in`. Three-valued logic is unchanged: a null field is unknown in
 //! both forms, and a value of another type is unequal to every literal in both.
 //!
-//! The binder also counts the predicates left after folding and stops at
+//! The binder ([`crate::bind`]) feeds each operand to a [`Merger`] as soon as it
+//! is bound, counts the predicates left after merging and stops at
 //! [`crate::Limits::max_predicates`], since each one costs a pass over the rows.
+//! Nothing here knows the binder: this pass works on the plan alone.
 //!
 //! Constant sub-expressions fold too (`1 == 1`, `not false`, `x > 1 or true`),
 //! so that a filter that matches every row whatever the data is recognised as
@@ -22,11 +24,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::bind::{Binder, PathElem, Pred, Val};
 use crate::datum::{self, Datum};
 use crate::inset::InSet;
-use crate::parser::{Ast, CmpOp};
-use crate::FilterError;
+use crate::parser::CmpOp;
+use crate::plan::{pred_cost, PathElem, Pred, Val};
 
 /// Identity of a field operand, for grouping.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,67 +76,73 @@ fn mergeable(p: &Pred, is_or: bool) -> Option<(&Val, Vec<Value>)> {
     matches!(v, Val::Col(_) | Val::Path { .. }).then_some((v, lits))
 }
 
-impl Binder<'_> {
-    /// Binds `and`/`or` operands, folding equality chains, cheap operands
-    /// first: later operands only run on rows the earlier ones left undecided.
-    pub(crate) fn operands(
-        &mut self,
-        items: &[Ast],
-        is_or: bool,
-    ) -> Result<Vec<Pred>, FilterError> {
-        let mut out = Vec::new();
-        let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<FieldKey, usize> = HashMap::new();
-        for item in items {
-            let p = self.pred(item)?;
-            let Some((v, lits)) = mergeable(&p, is_or) else {
-                out.push(p);
-                continue;
-            };
-            let Some(key) = FieldKey::of(v) else {
-                out.push(p);
-                continue;
-            };
-            match index.get(&key) {
-                Some(&g) => {
-                    if let Some(group) = groups.get_mut(g) {
-                        group.single = None;
-                        group.values.extend(lits);
-                        // Two predicates became one.
-                        self.predicates = self.predicates.saturating_sub(1);
-                    }
-                }
-                None => {
-                    index.insert(key, groups.len());
-                    groups.push(Group {
-                        val: v.clone(),
-                        values: lits,
-                        single: Some(p),
-                    });
-                }
-            }
+/// Collects the bound operands of one `and` / `or`, merging equality tests on
+/// the same field into one membership test as they arrive, so the binder can
+/// count predicates after merging and stop at the limit without first binding
+/// every operand.
+pub(crate) struct Merger {
+    is_or: bool,
+    /// Operands that do not merge, in order.
+    out: Vec<Pred>,
+    groups: Vec<Group>,
+    index: HashMap<FieldKey, usize>,
+}
+
+impl Merger {
+    /// A merger for the operands of an `or` (`is_or`) or an `and`.
+    pub(crate) fn new(is_or: bool) -> Merger {
+        Merger {
+            is_or,
+            out: Vec::new(),
+            groups: Vec::new(),
+            index: HashMap::new(),
         }
-        for g in groups {
-            out.push(match g.single {
-                Some(p) => p,
-                None => Pred::In(g.val, InSet::new(g.values), !is_or),
-            });
-        }
-        out.sort_by_cached_key(crate::bind::pred_cost);
-        Ok(out)
     }
 
-    /// Counts one more predicate the evaluator will run per row.
-    pub(crate) fn count_predicate(&mut self) -> Result<(), FilterError> {
-        self.predicates += 1;
-        if self.predicates > self.limits.max_predicates {
-            return Err(FilterError::Limit(format!(
-                "expression has more than {} predicates after simplification (each one is a \
-                 pass over the data); combine equality tests on one field into `in` lists",
-                self.limits.max_predicates
-            )));
+    /// Adds one operand; true when it merged into an earlier operand's group
+    /// (two predicates became one).
+    pub(crate) fn push(&mut self, p: Pred) -> bool {
+        let Some((v, lits)) = mergeable(&p, self.is_or) else {
+            self.out.push(p);
+            return false;
+        };
+        let Some(key) = FieldKey::of(v) else {
+            self.out.push(p);
+            return false;
+        };
+        match self.index.get(&key) {
+            Some(&g) => match self.groups.get_mut(g) {
+                Some(group) => {
+                    group.single = None;
+                    group.values.extend(lits);
+                    true
+                }
+                None => false,
+            },
+            None => {
+                self.index.insert(key, self.groups.len());
+                self.groups.push(Group {
+                    val: v.clone(),
+                    values: lits,
+                    single: Some(p),
+                });
+                false
+            }
         }
-        Ok(())
+    }
+
+    /// The operands, cheap ones first: later operands only run on rows the
+    /// earlier ones left undecided.
+    pub(crate) fn finish(self) -> Vec<Pred> {
+        let mut out = self.out;
+        for g in self.groups {
+            out.push(match g.single {
+                Some(p) => p,
+                None => Pred::In(g.val, InSet::new(g.values), !self.is_or),
+            });
+        }
+        out.sort_by_cached_key(pred_cost);
+        out
     }
 }
 

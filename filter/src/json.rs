@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::bind::{PathElem, Pred, Val};
+use crate::plan::{PathElem, Pred, Val};
 
 /// A JSON or ARRAY column the plan reads, with the top-level keys it needs
 /// (`None` = the whole document).

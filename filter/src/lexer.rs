@@ -1,13 +1,13 @@
 //! Tokeniser for Milvus filter expressions.
 //!
 //! Streams tokens on demand (the parser keeps at most two of lookahead), works
-//! on bytes, and reports byte offsets; [`crate::syntax_error`] turns an offset
+//! on bytes, and reports byte offsets; [`crate::error::syntax_error`] turns an offset
 //! into the 0-based *character* position the error messages promise. Every
 //! byte is looked at a bounded number of times, so lexing is linear in the
 //! input, and numeric literals that do not fit their type are errors that name
 //! the literal (never an infinite float or a silently wrapped integer).
 
-use crate::FilterError;
+use crate::error::FilterError;
 
 /// One lexical token.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +126,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn err(&self, pos: usize, what: &str) -> FilterError {
-        crate::syntax_error(self.src, pos, what)
+        crate::error::syntax_error(self.src, pos, what)
     }
 
     fn text(&self, start: usize) -> &'a str {
@@ -381,7 +381,7 @@ impl<'a> Lexer<'a> {
 }
 
 fn int_range_error(src: &str, start: usize, text: &str) -> FilterError {
-    crate::syntax_error(
+    crate::error::syntax_error(
         src,
         start,
         &format!("integer literal {text} is out of range for Int64"),

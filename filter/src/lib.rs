@@ -37,6 +37,7 @@ mod ast;
 mod bind;
 mod columns;
 mod datum;
+mod error;
 mod eval;
 mod fold;
 mod inset;
@@ -45,7 +46,9 @@ mod lexer;
 mod like;
 mod limits;
 mod parser;
+mod plan;
 mod stack;
+mod tri;
 
 use std::collections::{HashMap, HashSet};
 
@@ -54,47 +57,13 @@ use arrow::record_batch::RecordBatch;
 use quiver_storage::{CollectionSchema, DataType};
 use serde_json::Value;
 
-use bind::{Binder, Pred, Val};
+use bind::Binder;
+pub use error::FilterError;
 pub use limits::Limits;
 use parser::CmpOp;
+use plan::{PathElem, Pred, Val};
 /// Primary-key values, which [`Filter::primary_key_values`] extracts.
 pub use quiver_types::PkValue;
-
-/// Errors from parsing, binding or evaluating a filter.
-#[derive(thiserror::Error, Debug)]
-pub enum FilterError {
-    /// Syntax error at a 0-based character position (user error).
-    #[error("{message}")]
-    Syntax { pos: usize, message: String },
-    /// Unknown field, type mismatch, bad function arguments, a literal zero
-    /// divisor, ... (user error).
-    #[error("{0}")]
-    Invalid(String),
-    /// The expression exceeds a [`Limits`] cap: too long, too deeply nested,
-    /// too many terms (user error: an invalid parameter).
-    #[error("{0}")]
-    Limit(String),
-    /// The segment's data does not fit the plan (system error; rare).
-    #[error("cannot evaluate expression: {0}")]
-    Eval(String),
-}
-
-impl FilterError {
-    /// True when the client's expression is at fault (syntax, semantics or
-    /// size), false for evaluation failures caused by stored data.
-    pub fn is_user_error(&self) -> bool {
-        !matches!(self, FilterError::Eval(_))
-    }
-
-    /// Quotes the expression in a bare reason (syntax errors already do).
-    fn in_expr(self, src: &str) -> FilterError {
-        match self {
-            FilterError::Invalid(r) => FilterError::Invalid(limits::message(src, &r)),
-            FilterError::Limit(r) => FilterError::Limit(limits::message(src, &r)),
-            other => other,
-        }
-    }
-}
 
 /// A parsed, type-checked expression bound to a schema.
 #[derive(Debug, Clone)]
@@ -113,21 +82,6 @@ pub struct Filter {
 /// [`stack::on_big_stack`]; so do plans up to [`SHALLOW_HEIGHT`] levels.
 const SHALLOW_BYTES: usize = 48;
 const SHALLOW_HEIGHT: u32 = 24;
-
-/// The 0-based character position of byte offset `byte` in `src`.
-pub(crate) fn char_pos(src: &str, byte: usize) -> usize {
-    src.get(..byte)
-        .map_or_else(|| src.chars().count(), |s| s.chars().count())
-}
-
-/// A syntax error at byte offset `byte`, reported by character position.
-pub(crate) fn syntax_error(src: &str, byte: usize, what: &str) -> FilterError {
-    let pos = char_pos(src, byte);
-    FilterError::Syntax {
-        pos,
-        message: limits::message(src, &format!("{what} at position {pos}")),
-    }
-}
 
 impl Filter {
     /// Parse + bind with the default [`Limits`]. `templates` holds values for
@@ -265,7 +219,7 @@ fn is_field(v: &Val, name: &str) -> bool {
         Val::Path { col, path, .. } => {
             col == name && path.is_empty()
                 || (col == quiver_storage::META_FIELD
-                    && matches!(path.as_slice(), [bind::PathElem::Key(k)] if k == name))
+                    && matches!(path.as_slice(), [PathElem::Key(k)] if k == name))
         }
         _ => false,
     }

@@ -17,8 +17,9 @@ use serde_json::Value;
 
 pub(crate) use crate::ast::{Ast, BinOp, CmpOp, Kind};
 use crate::ast::{FUNCTIONS, UNSUPPORTED_FUNCTIONS};
+use crate::error::FilterError;
 use crate::lexer::{Lexer, Tok, Token, INT_MIN_MAGNITUDE};
-use crate::{FilterError, Limits};
+use crate::limits::Limits;
 
 pub(crate) struct Parser<'a> {
     lx: Lexer<'a>,
@@ -129,7 +130,7 @@ impl<'a> Parser<'a> {
     }
 
     fn err(&self, pos: usize, what: &str) -> FilterError {
-        crate::syntax_error(self.src, pos, what)
+        crate::error::syntax_error(self.src, pos, what)
     }
 
     fn unexpected(&mut self) -> FilterError {
@@ -153,7 +154,7 @@ impl<'a> Parser<'a> {
         FilterError::Limit(format!(
             "expression nesting depth exceeds the limit of {} at position {}",
             self.limits.max_depth,
-            crate::char_pos(self.src, pos)
+            crate::error::char_pos(self.src, pos)
         ))
     }
 
@@ -187,7 +188,7 @@ impl<'a> Parser<'a> {
             return Err(FilterError::Limit(format!(
                 "expression has more than {} terms and operators (at position {})",
                 self.limits.max_nodes,
-                crate::char_pos(self.src, pos)
+                crate::error::char_pos(self.src, pos)
             )));
         }
         Ok(())

@@ -10,7 +10,7 @@
 //! the worst case. Its pages are only committed as they are touched, and the
 //! common small filter never pays for the thread.
 
-use crate::FilterError;
+use crate::error::FilterError;
 
 /// Stack given to a deep parse or evaluation: 256 levels at ~16 KiB each in
 /// debug builds is 4 MiB; this leaves ample margin.

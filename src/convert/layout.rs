@@ -1,14 +1,24 @@
-//! Row layout of one incoming column: which rows are null and how the data is packed.
+//! The shape of a wire column, shared by both directions of `convert`.
 //!
-//! pymilvus sends nullable columns *compacted* (data holds only the non-null values,
-//! `valid_data` one flag per row), other clients may send them dense. This module decides
-//! which of the two a column uses, checks row counts, and expands either form into one
-//! `Option<T>` per row. It also holds the small naming helpers used in error messages.
+//! Row layout: pymilvus sends nullable columns *compacted* (data holds only the non-null
+//! values, `valid_data` one flag per row), other clients may send them dense. [`Layout`]
+//! decides which of the two a column uses, checks row counts, and expands either form
+//! into one `Option<T>` per row. Typed shape: a field's element type, the column header
+//! and the empty typed column ([`empty_field_data`]) are what an empty result column and
+//! a field an insert left out both start from. Also the naming helpers used in error
+//! messages and the value checks every typed column shares.
+//!
+//! `ingest` and `emit` both build on this module and never on each other, so it imports
+//! neither.
 
 use quiver_storage::{DataType, FieldSchema};
 
-use crate::error::{invalid, Result};
-use crate::proto::schema::{field_data, scalar_field, vector_field, FieldData, ScalarField};
+use crate::proto::schema::{
+    field_data, scalar_field, scalar_field::Data as D, vector_field, ArrayArray, BoolArray,
+    DoubleArray, FieldData, FloatArray, IntArray, JsonArray, LongArray, ScalarField,
+    StringArray as PbStrings, VectorField,
+};
+use quiver_engine::error::{invalid, Result};
 
 /// How a column's data lines up with its rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +116,6 @@ pub(super) fn type_name(t: DataType) -> &'static str {
 
 /// The proto name of the oneof member a scalar column carries.
 pub(super) fn scalar_kind(d: &Option<scalar_field::Data>) -> &'static str {
-    use scalar_field::Data as D;
     match d {
         None => "no data",
         Some(D::BoolData(_)) => "bool_data",
@@ -149,7 +158,11 @@ pub(super) fn column_kind(fd: &FieldData) -> &'static str {
 }
 
 /// `type mismatch for field x: expected Int64, got float_data`.
-pub(super) fn mismatch(name: &str, expected: DataType, got: &str) -> crate::error::QuiverError {
+pub(super) fn mismatch(
+    name: &str,
+    expected: DataType,
+    got: &str,
+) -> quiver_engine::error::QuiverError {
     invalid(format!(
         "type mismatch for field {name}: expected {}, got {got}",
         type_name(expected)
@@ -193,4 +206,56 @@ pub(super) fn check_varchar(
         }
     }
     Ok(())
+}
+
+/// The element type of an ARRAY field (Int64 when the schema leaves it unset, as
+/// `FieldSchema::arrow_type` does).
+pub(super) fn element_type(field: &FieldSchema) -> DataType {
+    field.element_type.unwrap_or(DataType::Int64)
+}
+
+/// The column header (type, name, id) of a column for `field`.
+pub(super) fn header(field: &FieldSchema) -> FieldData {
+    FieldData {
+        r#type: field.data_type.milvus_code(),
+        field_name: field.name.clone(),
+        field_id: field.id,
+        ..Default::default()
+    }
+}
+
+/// A column's `field` holding the scalar oneof `data`.
+pub(super) fn scalars(data: D) -> Option<field_data::Field> {
+    Some(field_data::Field::Scalars(ScalarField { data: Some(data) }))
+}
+
+/// A column's `field` holding `data` as float vectors of `dim` elements.
+pub(super) fn float_vectors(dim: usize, data: Vec<f32>) -> Option<field_data::Field> {
+    Some(field_data::Field::Vectors(VectorField {
+        dim: dim as i64,
+        data: Some(vector_field::Data::FloatVector(FloatArray { data })),
+    }))
+}
+
+/// An empty, typed column for `field` (scalar oneof set, `dim` on vectors): an empty
+/// result column, and the starting point for a field an insert left out.
+pub fn empty_field_data(field: &FieldSchema) -> FieldData {
+    let mut fd = header(field);
+    fd.field = match field.data_type {
+        DataType::Bool => scalars(D::BoolData(BoolArray::default())),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => {
+            scalars(D::IntData(IntArray::default()))
+        }
+        DataType::Int64 => scalars(D::LongData(LongArray::default())),
+        DataType::Float => scalars(D::FloatData(FloatArray::default())),
+        DataType::Double => scalars(D::DoubleData(DoubleArray::default())),
+        DataType::VarChar => scalars(D::StringData(PbStrings::default())),
+        DataType::Json => scalars(D::JsonData(JsonArray::default())),
+        DataType::Array => scalars(D::ArrayData(ArrayArray {
+            data: Vec::new(),
+            element_type: element_type(field).milvus_code(),
+        })),
+        DataType::FloatVector => float_vectors(field.dim.unwrap_or(0), Vec::new()),
+    };
+    fd
 }

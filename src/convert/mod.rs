@@ -10,14 +10,18 @@
 //! * [`pks_to_ids`], [`pk_values_to_ids`], [`ids_to_pks`]: primary keys ↔ `schema.IDs`.
 //! * [`decode_placeholder_group`]: search vectors out of `common.PlaceholderGroup` bytes.
 //!
+//! The code is organised by direction, not by data type, so that neither side imports
+//! the other:
+//! * `ingest`: wire → Arrow. Untrusted input; every check lives here.
+//! * `emit`: Arrow → wire. Quiver's own data; infallible, best-effort.
+//! * `layout`: what both agree on (row layout of nullable columns, a field's typed
+//!   empty column, type names), importing neither.
+//!
 //! See `shared/docs/milvus-protocol.md` §4.5, §7.1, §8.4 and §8.5.
 
-mod array;
-mod insert;
+mod emit;
+mod ingest;
 mod layout;
-mod output;
-mod placeholder;
-mod scalar;
 
 #[cfg(test)]
 mod tests_errors;
@@ -30,9 +34,9 @@ mod tests_output;
 #[cfg(test)]
 mod tests_types;
 
-pub use insert::insert_batch;
-pub use output::{column_to_field_data, empty_field_data, meta_to_field_data, pks_to_ids};
-pub use placeholder::decode_placeholder_group;
+pub use emit::{column_to_field_data, meta_to_field_data, pks_to_ids};
+pub use ingest::{decode_placeholder_group, insert_batch};
+pub use layout::empty_field_data;
 
 use quiver_filter::PkValue;
 

@@ -91,7 +91,7 @@ pub(super) fn run(
     s: &CollectionSchema,
     cols: Vec<FieldData>,
     n: usize,
-) -> crate::error::Result<arrow::array::RecordBatch> {
+) -> quiver_engine::error::Result<arrow::array::RecordBatch> {
     insert_batch(s, cols, n, false, &mut no_ids())
 }
 

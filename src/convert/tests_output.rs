@@ -8,7 +8,7 @@ use prost::Message;
 use quiver_filter::PkValue;
 use quiver_storage::DataType;
 
-use super::placeholder::f16_to_f32;
+use super::ingest::f16_to_f32;
 use super::tests_insert::{field, longs, schema, vecs};
 use super::*;
 use crate::proto::common::{PlaceholderGroup, PlaceholderType, PlaceholderValue};

@@ -1,32 +1,26 @@
-//! ARRAY fields: `array_data` (one `ScalarField` per row) ↔ Arrow `List<elem>`.
+//! Incoming ARRAY fields: `array_data` (one `ScalarField` per row) → Arrow `List<elem>`.
 //!
 //! Kept apart from the flat scalar types because every row is itself a typed column:
 //! each row's oneof must match the schema's element type, its length must respect
 //! `max_capacity`, and VarChar / float elements get the same checks as plain columns.
+//! The way back (list rows → `ScalarField`s) is in `emit::array`.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array,
     Int8Array, ListArray, StringArray,
 };
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::DataType as ArrowType;
 use quiver_storage::{DataType, FieldSchema};
 
-use super::layout::{check_finite, check_varchar, scalar_kind, type_name, Layout};
 use super::scalar::{check_range, nulls};
-use crate::error::{invalid, QuiverError, Result};
-use crate::proto::schema::{
-    scalar_field::Data as D, ArrayArray, BoolArray, DoubleArray, FloatArray, IntArray, LongArray,
-    ScalarField, StringArray as PbStrings,
+use crate::convert::layout::{
+    check_finite, check_varchar, element_type, scalar_kind, type_name, Layout,
 };
-
-/// The element type of an ARRAY field (Int64 when the schema leaves it unset, as
-/// `FieldSchema::arrow_type` does).
-pub(super) fn element_type(field: &FieldSchema) -> DataType {
-    field.element_type.unwrap_or(DataType::Int64)
-}
+use crate::proto::schema::{scalar_field::Data as D, ArrayArray, ScalarField};
+use quiver_engine::error::{invalid, QuiverError, Result};
 
 /// `array_data` column → `List<elem>` array.
 pub(super) fn list(
@@ -198,69 +192,4 @@ impl Rows<'_> {
         }
         Ok(out)
     }
-}
-
-/// One list row → the typed `ScalarField` a result carries for it.
-pub(super) fn row_to_scalar(elem: DataType, values: &dyn Array) -> ScalarField {
-    fn prim<T: arrow::datatypes::ArrowPrimitiveType>(
-        v: &dyn Array,
-    ) -> Option<&arrow::array::PrimitiveArray<T>> {
-        v.as_any().downcast_ref()
-    }
-    let data = match elem {
-        DataType::Bool => D::BoolData(BoolArray {
-            data: values
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .map(|a| a.iter().map(|x| x.unwrap_or(false)).collect())
-                .unwrap_or_default(),
-        }),
-        DataType::Int8 => D::IntData(IntArray {
-            data: prim::<arrow::datatypes::Int8Type>(values)
-                .map(|a| a.values().iter().map(|&x| x as i32).collect())
-                .unwrap_or_default(),
-        }),
-        DataType::Int16 => D::IntData(IntArray {
-            data: prim::<arrow::datatypes::Int16Type>(values)
-                .map(|a| a.values().iter().map(|&x| x as i32).collect())
-                .unwrap_or_default(),
-        }),
-        DataType::Int32 => D::IntData(IntArray {
-            data: prim::<arrow::datatypes::Int32Type>(values)
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default(),
-        }),
-        DataType::Int64 => D::LongData(LongArray {
-            data: prim::<arrow::datatypes::Int64Type>(values)
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default(),
-        }),
-        DataType::Float => D::FloatData(FloatArray {
-            data: prim::<arrow::datatypes::Float32Type>(values)
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default(),
-        }),
-        DataType::Double => D::DoubleData(DoubleArray {
-            data: prim::<arrow::datatypes::Float64Type>(values)
-                .map(|a| a.values().to_vec())
-                .unwrap_or_default(),
-        }),
-        DataType::VarChar => D::StringData(PbStrings {
-            data: values
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .map(|a| a.iter().map(|s| s.unwrap_or("").to_string()).collect())
-                .unwrap_or_default(),
-        }),
-        // Not valid element types; schemas never hold them.
-        DataType::Array | DataType::Json | DataType::FloatVector => {
-            D::LongData(LongArray::default())
-        }
-    };
-    ScalarField { data: Some(data) }
-}
-
-/// An empty row of the element type (placeholder for null rows, and empty columns).
-pub(super) fn empty_row(elem: DataType) -> ScalarField {
-    row_to_scalar(elem, &Int64Array::from(Vec::<i64>::new()))
 }

@@ -19,9 +19,12 @@ use arrow::datatypes::{
 };
 use quiver_storage::{DataType, FieldSchema, ScalarValue};
 
-use super::layout::{check_finite, check_varchar, column_kind, mismatch, take_scalars, Layout};
-use crate::error::{invalid, QuiverError, Result};
+use crate::convert::layout::{
+    check_finite, check_varchar, column_kind, empty_field_data, mismatch, scalar_kind,
+    take_scalars, Layout,
+};
 use crate::proto::schema::{field_data, scalar_field::Data as D, vector_field, FieldData};
+use quiver_engine::error::{invalid, QuiverError, Result};
 
 /// Converts the column `fd` of `field` (already routed by name) into an Arrow array.
 pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -> Result<ArrayRef> {
@@ -94,7 +97,7 @@ pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -
             binary(rows, default_str(field).map(str::as_bytes))
         }
         (DataType::Array, Some(D::ArrayData(a))) => super::array::list(field, a, valid, num_rows)?,
-        (t, d) => return Err(mismatch(name, t, super::layout::scalar_kind(&d))),
+        (t, d) => return Err(mismatch(name, t, scalar_kind(&d))),
     })
 }
 
@@ -272,7 +275,7 @@ pub(super) fn absent(field: &FieldSchema, num_rows: usize) -> Result<ArrayRef> {
             field.name
         )));
     }
-    let mut fd = super::output::empty_field_data(field);
+    let mut fd = empty_field_data(field);
     fd.valid_data = vec![false; num_rows];
     convert(field, fd, num_rows)
 }

@@ -6,8 +6,8 @@
 
 use prost::Message;
 
-use crate::error::{invalid, Result};
 use crate::proto::common::{PlaceholderGroup, PlaceholderType};
+use quiver_engine::error::{invalid, Result};
 
 /// Decodes a PlaceholderGroup into query vectors of `dim` floats each.
 pub fn decode_placeholder_group(bytes: &[u8], dim: usize) -> Result<Vec<Vec<f32>>> {
@@ -66,7 +66,7 @@ pub fn decode_placeholder_group(bytes: &[u8], dim: usize) -> Result<Vec<Vec<f32>
 }
 
 /// IEEE 754 half precision → f32 (exact; subnormals, infinities and NaN included).
-pub(super) fn f16_to_f32(h: u16) -> f32 {
+pub(in crate::convert) fn f16_to_f32(h: u16) -> f32 {
     let sign = u32::from(h >> 15) << 31;
     let exp = u32::from((h >> 10) & 0x1f);
     let mant = u32::from(h & 0x3ff);

@@ -13,10 +13,10 @@ use arrow::array::{
 use quiver_storage::{CollectionSchema, DataType, FieldSchema, META_FIELD};
 use serde_json::{Map, Value};
 
-use super::layout::{column_kind, mismatch, take_scalars, Layout};
 use super::scalar;
-use crate::error::{invalid, QuiverError, Result};
+use crate::convert::layout::{column_kind, mismatch, take_scalars, Layout};
 use crate::proto::schema::{scalar_field::Data as D, FieldData};
+use quiver_engine::error::{invalid, QuiverError, Result};
 
 /// Converts an Insert/Upsert request's columns into one RecordBatch in
 /// `schema.arrow_schema()` order.

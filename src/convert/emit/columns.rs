@@ -16,58 +16,15 @@ use arrow::datatypes::{
 use quiver_storage::{DataType, FieldSchema, META_FIELD};
 use serde_json::{Map, Value};
 
-use super::array::{element_type, empty_row, row_to_scalar};
+use super::array::{empty_row, row_to_scalar};
+use crate::convert::layout::{element_type, empty_field_data, float_vectors, header, scalars};
 use crate::proto::schema::{
-    field_data, i_ds::IdField, scalar_field::Data as D, vector_field, ArrayArray, BoolArray,
-    DoubleArray, FieldData, FloatArray, IDs, IntArray, JsonArray, LongArray, ScalarField,
-    StringArray as PbStrings, VectorField,
+    i_ds::IdField, scalar_field::Data as D, ArrayArray, BoolArray, DoubleArray, FieldData,
+    FloatArray, IDs, IntArray, JsonArray, LongArray, StringArray as PbStrings,
 };
 
 /// Placeholder stored under a null JSON row (parses to `None` if a client decodes it).
 const JSON_NULL: &[u8] = b"null";
-
-/// The column header (type, name, id) of a result column for `field`.
-fn header(field: &FieldSchema) -> FieldData {
-    FieldData {
-        r#type: field.data_type.milvus_code(),
-        field_name: field.name.clone(),
-        field_id: field.id,
-        ..Default::default()
-    }
-}
-
-fn scalars(data: D) -> Option<field_data::Field> {
-    Some(field_data::Field::Scalars(ScalarField { data: Some(data) }))
-}
-
-fn float_vectors(dim: usize, data: Vec<f32>) -> Option<field_data::Field> {
-    Some(field_data::Field::Vectors(VectorField {
-        dim: dim as i64,
-        data: Some(vector_field::Data::FloatVector(FloatArray { data })),
-    }))
-}
-
-/// An empty, typed column for `field` (scalar oneof set, `dim` on vectors).
-pub fn empty_field_data(field: &FieldSchema) -> FieldData {
-    let mut fd = header(field);
-    fd.field = match field.data_type {
-        DataType::Bool => scalars(D::BoolData(BoolArray::default())),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 => {
-            scalars(D::IntData(IntArray::default()))
-        }
-        DataType::Int64 => scalars(D::LongData(LongArray::default())),
-        DataType::Float => scalars(D::FloatData(FloatArray::default())),
-        DataType::Double => scalars(D::DoubleData(DoubleArray::default())),
-        DataType::VarChar => scalars(D::StringData(PbStrings::default())),
-        DataType::Json => scalars(D::JsonData(JsonArray::default())),
-        DataType::Array => scalars(D::ArrayData(ArrayArray {
-            data: Vec::new(),
-            element_type: element_type(field).milvus_code(),
-        })),
-        DataType::FloatVector => float_vectors(field.dim.unwrap_or(0), Vec::new()),
-    };
-    fd
-}
 
 /// Whether `a` can be read as `b` without a cast (nested field names and nullability are
 /// ignored, e.g. a Parquet `element` child instead of `item`).
