@@ -35,7 +35,8 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
     tracing::info!(storage = %store.describe(), "object storage");
     let catalog = Arc::new(Catalog::open(meta.clone())?);
     let users = Arc::new(Users::open(meta.clone())?);
-    let index = Arc::new(IndexNode::default());
+    // Builds run on the index node's own pool, not the one searches use.
+    let index = Arc::new(IndexNode::new(store.clone(), 0).context("cannot start the index pool")?);
     let data = DataNode::open(
         DataNodeConfig {
             wal_dir: cfg.data_dir.join("wal"),

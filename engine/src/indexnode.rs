@@ -1,9 +1,17 @@
 //! The index role: builds HNSW graphs for sealed segments.
 //!
+//! A task names objects, not memory: `{segment object key, vector column,
+//! index parameters} → graph object key`. The index node reads the sealed
+//! segment's vector column from object storage, builds, and writes the
+//! serialised graph back to object storage before reporting completion, so
+//! the same task runs unchanged on an index node in another process.
+//!
 //! Builds are CPU-bound and long (minutes for 100k × 1536), so they run on the
-//! rayon pool, never on the tokio runtime that serves requests. One build runs
-//! at a time and uses every core; the rest queue. Each build reports progress
-//! (DescribeIndex's `indexed_rows`) and can be cancelled (DropIndex, drops).
+//! index node's own rayon pool — never on the tokio runtime that serves
+//! requests, nor on the global pool that serves searches. One build runs at a
+//! time and uses every thread of its pool; the rest queue. Each build reports
+//! progress (DescribeIndex's `indexed_rows`) and can be cancelled (DropIndex,
+//! drops).
 //!
 //! A build that fails does so for a reason that will not go away by itself
 //! (parameters the builder refuses, an estimate above the memory bound, a
@@ -15,9 +23,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
+use bytes::Bytes;
 use quiver_index::{Hnsw, HnswParams, IndexError, Metric, VectorStorage};
+use quiver_storage::{parquet_to_batch, ObjectStorage};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::error::QuiverError;
@@ -28,8 +38,12 @@ const MAX_BUILD_M: usize = 512;
 
 /// What to build.
 pub struct BuildTask {
-    /// The segment's vector column (FixedSizeList<Float32>).
-    pub vectors: ArrayRef,
+    /// Object key of the sealed segment's Parquet file.
+    pub segment_key: String,
+    /// Position of the vector column (FixedSizeList<Float32>) in that file.
+    pub column: usize,
+    /// Where the serialised graph goes.
+    pub graph_key: String,
     pub dim: usize,
     pub metric: Metric,
     pub params: HnswParams,
@@ -51,6 +65,9 @@ pub enum BuildError {
     /// The same inputs would fail the same way: not worth retrying.
     #[error("{0}")]
     Rejected(String),
+    /// Reading the segment or writing the graph failed: worth retrying.
+    #[error("index build storage error: {0}")]
+    Storage(String),
 }
 
 impl From<IndexError> for BuildError {
@@ -65,33 +82,60 @@ impl From<IndexError> for BuildError {
 /// The index role.
 pub struct IndexNode {
     permits: Semaphore,
+    store: ObjectStorage,
+    pool: rayon::ThreadPool,
 }
 
-impl Default for IndexNode {
-    fn default() -> Self {
-        IndexNode {
-            permits: Semaphore::new(1),
-        }
-    }
+/// A finished build: the graph (for a node that serves it in this process)
+/// and where it was written.
+pub struct Built {
+    pub graph: Hnsw,
+    pub graph_key: String,
 }
 
 impl IndexNode {
-    /// Builds the graph for one segment, waiting for earlier builds to finish.
-    pub async fn build(&self, task: BuildTask) -> Result<Hnsw, BuildError> {
+    /// An index node reading and writing `store`, building on a pool of
+    /// `threads` threads of its own (0: one per core).
+    pub fn new(store: ObjectStorage, threads: usize) -> std::io::Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("quiver-build-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(IndexNode {
+            permits: Semaphore::new(1),
+            store,
+            pool,
+        })
+    }
+
+    /// Runs one task, waiting for earlier builds to finish: read the segment's
+    /// vectors, build, write the graph.
+    pub async fn build(&self, task: BuildTask) -> Result<Built, BuildError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| BuildError::ShuttingDown)?;
+        let parquet = self
+            .store
+            .get(&task.segment_key)
+            .await
+            .map_err(|e| BuildError::Storage(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
-        rayon::spawn(move || {
+        self.pool.spawn(move || {
             // rayon aborts the process on a panic in a spawned job: a builder
             // bug must fail this index, not every start-up that retries it.
-            let out = catch_unwind(AssertUnwindSafe(|| build_now(&task)))
+            let out = catch_unwind(AssertUnwindSafe(|| build_now(&task, parquet)))
                 .unwrap_or_else(|_| Err(BuildError::Rejected("index builder panicked".into())));
-            let _ = tx.send(out);
+            let _ = tx.send(out.map(|(g, bytes)| (g, bytes, task.graph_key)));
         });
-        rx.await.map_err(|_| BuildError::ShuttingDown)?
+        let (graph, bytes, graph_key) = rx.await.map_err(|_| BuildError::ShuttingDown)??;
+        self.store
+            .put(&graph_key, Bytes::from(bytes))
+            .await
+            .map_err(|e| BuildError::Storage(e.to_string()))?;
+        Ok(Built { graph, graph_key })
     }
 }
 
@@ -106,10 +150,16 @@ pub fn estimated_build_bytes(rows: usize, dim: usize, m: usize) -> usize {
     rows.saturating_mul(per_node)
 }
 
-/// Builds on the current thread's rayon pool.
-fn build_now(task: &BuildTask) -> Result<Hnsw, BuildError> {
-    let list = task
-        .vectors
+/// Decodes the vector column, builds on the current (the index node's) rayon
+/// pool and serialises the graph.
+fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>), BuildError> {
+    let batch = parquet_to_batch(parquet, Some(&[task.column]))
+        .map_err(|e| BuildError::Rejected(format!("unreadable segment file: {e}")))?;
+    let column = batch
+        .columns()
+        .first()
+        .ok_or_else(|| BuildError::Rejected("segment file has no vector column".into()))?;
+    let list = column
         .as_fixed_size_list_opt()
         .ok_or_else(|| BuildError::Rejected("vector column is not a fixed-size list".into()))?;
     let values = list.values().as_primitive::<Float32Type>().values();
@@ -134,10 +184,10 @@ fn build_now(task: &BuildTask) -> Result<Hnsw, BuildError> {
             task.max_bytes
         )));
     }
-    // The graph keeps a half-precision copy for re-ranking (0.76x the memory of
-    // raw f32 + graph); the query role rescores the final hits exactly from the
-    // segment's own f32 column, so reported scores stay exact.
-    Ok(Hnsw::build_with_storage(
+    // The graph keeps a half-precision copy (0.76x the memory of raw f32 +
+    // graph) for traversal-time pre-selection; the query role re-ranks once
+    // against the segment's own f32 column, so reported scores stay exact.
+    let graph = Hnsw::build_with_storage(
         flat,
         task.dim,
         task.metric,
@@ -145,7 +195,9 @@ fn build_now(task: &BuildTask) -> Result<Hnsw, BuildError> {
         VectorStorage::F16,
         &task.progress,
         &task.cancel,
-    )?)
+    )?;
+    let bytes = graph.to_bytes();
+    Ok((graph, bytes))
 }
 
 impl From<BuildError> for QuiverError {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::manifest::segment_prefix;
 use super::{seal, CollectionData, DataNode};
 use crate::catalog::{CollectionMeta, IndexKind};
 use crate::error::Result;
@@ -61,6 +62,17 @@ impl DataNode {
                 if !seg.is_sealed() || seg.index_for(idx.field_id).is_some() || seg.rows == 0 {
                     continue;
                 }
+                // The task names the sealed file; a segment whose file is not
+                // recorded yet (a seal in progress) is picked up after the seal.
+                let Some(segment_key) = data
+                    .state
+                    .read()
+                    .files
+                    .get(&seg.id)
+                    .map(|e| e.data_key.clone())
+                else {
+                    continue;
+                };
                 let key = (coll.id, seg.id, idx.field_id);
                 let progress = Arc::new(AtomicUsize::new(0));
                 let cancel = Arc::new(AtomicBool::new(false));
@@ -72,7 +84,14 @@ impl DataNode {
                     b.insert(key, (progress.clone(), cancel.clone()));
                 }
                 let task = BuildTask {
-                    vectors: seg.chunks[0].column(col).clone(),
+                    segment_key,
+                    column: col,
+                    graph_key: format!(
+                        "{}/index-{}-{}.bin",
+                        segment_prefix(coll.id, seg.id),
+                        idx.field_id,
+                        idx.id
+                    ),
                     dim: field.dim.unwrap_or(0),
                     metric,
                     params: quiver_index::HnswParams {
@@ -100,14 +119,13 @@ impl DataNode {
         task: BuildTask,
     ) {
         let ended = match self.index_node.build(task).await {
-            Ok(graph) => {
-                match seal::attach_index(&self, &data, key.1, key.2, index_id, graph).await {
-                    Ok(()) => Ended::Attached,
-                    Err(e) => Ended::PersistFailed(e.to_string()),
-                }
-            }
+            Ok(built) => match seal::attach_index(&self, &data, key.1, key.2, built).await {
+                Ok(()) => Ended::Attached,
+                Err(e) => Ended::PersistFailed(e.to_string()),
+            },
             Err(BuildError::Cancelled | BuildError::ShuttingDown) => Ended::Cancelled,
             Err(BuildError::Rejected(reason)) => Ended::Rejected(reason),
+            Err(BuildError::Storage(e)) => Ended::PersistFailed(e),
         };
         let cancelled = self
             .builds

@@ -20,6 +20,7 @@ use super::manifest::{manifest_key, segment_prefix, Manifest, SegmentEntry};
 use super::DataNode;
 use crate::catalog::CollectionMeta;
 use crate::error::{QuiverError, Result};
+use crate::indexnode::Built;
 use crate::segment::{RowMask, Segment, SegmentId, SegmentState};
 
 fn join<T>(r: std::result::Result<T, tokio::task::JoinError>) -> Result<T> {
@@ -270,24 +271,18 @@ fn write_manifest_with(
     Ok(())
 }
 
-/// Persists a freshly built graph and attaches it to its segment.
+/// Attaches a graph the index node built and wrote to object storage, and
+/// records its key in the manifest.
 pub async fn attach_index(
     node: &DataNode,
     data: &CollectionData,
     segment: SegmentId,
     field_id: i64,
-    index_id: i64,
-    graph: Hnsw,
+    built: Built,
 ) -> Result<()> {
-    let graph = Arc::new(graph);
-    let g2 = graph.clone();
-    let bytes = join(tokio::task::spawn_blocking(move || g2.to_bytes()).await)?;
-    let key = format!(
-        "{}/index-{field_id}-{index_id}.bin",
-        segment_prefix(data.id, segment)
-    );
+    let graph = Arc::new(built.graph);
+    let key = built.graph_key;
     let _seal = data.seal_lock.lock().await;
-    node.store().put(&key, Bytes::from(bytes)).await?;
     {
         let mut st = data.state.write();
         let Some(slot) = st

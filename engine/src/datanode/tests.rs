@@ -53,7 +53,7 @@ async fn open(e: &Env, cfg: DataNodeConfig) -> Arc<DataNode> {
         e.catalog.clone(),
         e.meta.clone(),
         e.store.clone(),
-        Arc::new(IndexNode::default()),
+        Arc::new(IndexNode::new(e.store.clone(), 2).unwrap_or_else(|e| panic!("{e}"))),
     )
     .await
     .unwrap_or_else(|e| panic!("open: {e}"))
