@@ -20,7 +20,7 @@ use quiver_engine::catalog::users::Users;
 use quiver_engine::catalog::Catalog;
 use quiver_engine::datanode::{DataNode, DataNodeConfig};
 use quiver_engine::indexnode::IndexNode;
-use quiver_engine::querynode::QueryNode;
+use quiver_engine::querynode::{FilterCache, QueryNode};
 use quiver_engine::roles::LocalData;
 
 /// Opens storage, recovers state and builds the proxy.
@@ -54,7 +54,13 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
     // Standalone wiring: every role in process, behind the same traits a
     // network hop would implement.
     let filter_limits = cfg.filter.to_filter();
-    let query = Arc::new(QueryNode::new(data.clone(), catalog.clone(), filter_limits));
+    let filters = Arc::new(FilterCache::default());
+    let query = Arc::new(QueryNode::new(
+        data.clone(),
+        catalog.clone(),
+        filter_limits,
+        filters.clone(),
+    ));
     let local = Arc::new(LocalData(data));
     Ok(Arc::new(Proxy {
         catalog,
@@ -63,6 +69,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
         query,
         users,
         filter_limits,
+        filters,
         max_partitions: cfg.limits.max_partitions,
     }))
 }

@@ -51,6 +51,8 @@ pub struct Proxy {
     pub users: Arc<Users>,
     /// Caps on filter expressions (`[filter]` in the config file).
     pub filter_limits: quiver_filter::Limits,
+    /// Large bound filters (shared with an in-process query node).
+    pub filters: Arc<quiver_engine::querynode::FilterCache>,
     /// Most partitions one collection may have (`[limits] max_partitions`).
     pub max_partitions: usize,
 }

@@ -6,6 +6,7 @@
 //! partitions by the key values it pins.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use quiver_engine::catalog::CollectionMeta;
 use quiver_engine::error::{QuiverError, Result};
@@ -56,7 +57,7 @@ pub fn templates(v: &HashMap<String, s::TemplateValue>) -> HashMap<String, serde
 /// A request's filter: parsed here (errors and pruning), sent as text.
 pub struct PlannedFilter {
     /// The bound filter, for partition pruning and delete checks.
-    pub bound: Option<Filter>,
+    pub bound: Option<Arc<Filter>>,
     /// What the query node receives.
     pub expr: Option<FilterExpr>,
 }
@@ -70,17 +71,18 @@ impl Proxy {
         expr: &str,
         tpl: &HashMap<String, s::TemplateValue>,
     ) -> Result<PlannedFilter> {
-        let tpl = templates(tpl);
-        if expr.trim().is_empty() {
+        let Some(expr) = FilterExpr::new(expr, templates(tpl)) else {
             return Ok(PlannedFilter {
                 bound: None,
                 expr: None,
             });
-        }
-        let bound = Filter::parse_with_limits(expr, &coll.schema, &tpl, &self.filter_limits)?;
+        };
+        let bound = self
+            .filters
+            .bind(coll.id, &coll.schema, &expr, &self.filter_limits)?;
         Ok(PlannedFilter {
             bound: Some(bound),
-            expr: FilterExpr::new(expr, tpl),
+            expr: Some(expr),
         })
     }
 

@@ -55,7 +55,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
             }
         }
     }
-    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_ref())?;
+    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_deref())?;
     let outputs = if count_only {
         None
     } else {

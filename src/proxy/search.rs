@@ -138,7 +138,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
     };
     search_params::check_against_index(&prm, metric, index.kind == IndexKind::Hnsw)?;
     let filter = p.plan_filter(&coll, &r.dsl, &r.expr_template_values)?;
-    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_ref())?;
+    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_deref())?;
     let guarantee_ts = p.guarantee_ts(
         &coll,
         r.consistency_level,

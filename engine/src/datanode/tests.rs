@@ -300,7 +300,12 @@ async fn query_node_stops_at_a_passed_deadline() {
     let meta = collection(&e, "deadline", DIM);
     create(&e, &node, &meta).await;
     insert(&node, &meta, rows(0, 50, DIM)).await;
-    let qn = QueryNode::new(node.clone(), e.catalog.clone(), Default::default());
+    let qn = QueryNode::new(
+        node.clone(),
+        e.catalog.clone(),
+        Default::default(),
+        Default::default(),
+    );
     let search = |deadline| SearchRequest {
         collection_id: meta.id,
         partitions: None,

@@ -40,7 +40,7 @@ pub struct SearchPlan {
     pub queries: Vec<Vec<f32>>,
     pub limit: usize,
     pub ef: usize,
-    pub filter: Option<Filter>,
+    pub filter: Option<Arc<Filter>>,
     pub range: Option<DistRange>,
     pub group_by: Option<Grouping>,
     pub deadline: Option<Instant>,
@@ -56,7 +56,7 @@ pub struct Hit {
 
 /// A query bound to the node's schema.
 pub struct QueryPlan {
-    pub filter: Option<Filter>,
+    pub filter: Option<Arc<Filter>>,
     pub pks: Option<Vec<PkValue>>,
     pub limit: Option<usize>,
     pub offset: usize,
@@ -121,7 +121,7 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
         .par_iter()
         .map(|s| {
             check(plan.deadline)?;
-            eval_filter(plan.filter.as_ref(), s).map(|f| s.allow_mask(f.as_deref()))
+            eval_filter(plan.filter.as_deref(), s).map(|f| s.allow_mask(f.as_deref()))
         })
         .collect::<Result<_>>()?;
     // One task per (query, segment) so a single query over many segments (e.g. a
@@ -232,7 +232,7 @@ pub fn query_now(
         .enumerate()
         .map(|(si, seg)| {
             check(plan.deadline)?;
-            let f = eval_filter(plan.filter.as_ref(), seg)?;
+            let f = eval_filter(plan.filter.as_deref(), seg)?;
             let mut out = Vec::new();
             for (ci, chunk) in seg.chunks.iter().enumerate() {
                 let base = seg.offsets[ci];

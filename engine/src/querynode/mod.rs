@@ -9,10 +9,10 @@
 //! hits' keys and columns ([`gather`]) before answering.
 
 mod exec;
+mod filters;
 mod gather;
 mod group;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,7 @@ use crate::roles::{
 };
 use crate::segment::Segment;
 use exec::{Grouping, QueryPlan, SearchPlan};
+pub use filters::FilterCache;
 pub use gather::gather;
 
 /// Longest a read waits for its guarantee timestamp when the client set no
@@ -39,16 +40,23 @@ pub struct QueryNode {
     data: Arc<DataNode>,
     catalog: Arc<Catalog>,
     limits: Limits,
+    filters: Arc<FilterCache>,
 }
 
 impl QueryNode {
     /// A query role reading the data role's segments; filters are bound within
-    /// `limits` (the same the proxy validated them with).
-    pub fn new(data: Arc<DataNode>, catalog: Arc<Catalog>, limits: Limits) -> Self {
+    /// `limits` (the same the proxy validated them with), through `filters`.
+    pub fn new(
+        data: Arc<DataNode>,
+        catalog: Arc<Catalog>,
+        limits: Limits,
+        filters: Arc<FilterCache>,
+    ) -> Self {
         QueryNode {
             data,
             catalog,
             limits,
+            filters,
         }
     }
 
@@ -77,20 +85,14 @@ impl QueryNode {
         }
     }
 
-    fn bind(&self, schema: &CollectionSchema, f: Option<&FilterExpr>) -> Result<Option<Filter>> {
-        let Some(f) = f else { return Ok(None) };
-        let empty = HashMap::new();
-        let tpl = if f.templates.is_empty() {
-            &empty
-        } else {
-            &f.templates
-        };
-        Ok(Some(Filter::parse_with_limits(
-            &f.expr,
-            schema,
-            tpl,
-            &self.limits,
-        )?))
+    fn bind(
+        &self,
+        collection: i64,
+        schema: &CollectionSchema,
+        f: Option<&FilterExpr>,
+    ) -> Result<Option<Arc<Filter>>> {
+        f.map(|f| self.filters.bind(collection, schema, f, &self.limits))
+            .transpose()
     }
 
     /// The segments of the request's partitions.
@@ -132,7 +134,7 @@ impl QueryService for QueryNode {
             queries: req.queries,
             limit: req.limit,
             ef: req.ef,
-            filter: self.bind(&schema, req.filter.as_ref())?,
+            filter: self.bind(req.collection_id, &schema, req.filter.as_ref())?,
             range: req.range,
             group_by,
             deadline: req.deadline,
@@ -170,11 +172,11 @@ impl QueryService for QueryNode {
             .await?;
         let schema = data.schema.clone();
         let pk_col = schema.primary_column().ok_or_else(no_primary_key)?;
-        let filter = self.bind(&schema, req.filter.as_ref())?;
+        let filter = self.bind(req.collection_id, &schema, req.filter.as_ref())?;
         // Point lookups: the filter's own `pk in [..]` narrows the scan first.
         let pks = req
             .pks
-            .or_else(|| filter.as_ref().and_then(Filter::primary_key_values));
+            .or_else(|| filter.as_ref().and_then(|f| f.primary_key_values()));
         let plan = QueryPlan {
             filter,
             pks,
