@@ -6,7 +6,6 @@ mod codec;
 mod crash;
 mod faults;
 mod s3;
-mod seal;
 mod wal;
 
 /// Unwraps a storage result, panicking with the error's message.
