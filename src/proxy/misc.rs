@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::{ok_status, Ctx, Proxy, VERSION};
-use crate::proto::common::SegmentState;
+use crate::proto::common::{CompactionState, SegmentState};
 use crate::proto::common::{ServerInfo, Status};
 use crate::proto::milvus as m;
 use quiver_engine::error::{QuiverError, Result};
@@ -238,7 +238,7 @@ pub async fn get_compaction_state(
 ) -> Result<m::GetCompactionStateResponse> {
     Ok(m::GetCompactionStateResponse {
         status: ok_status(),
-        state: 2,
+        state: CompactionState::Completed as i32,
         ..Default::default()
     })
 }

@@ -105,7 +105,7 @@ impl DataNode {
                 let this = self.clone();
                 let data = data.clone();
                 let index_id = idx.id;
-                tokio::spawn(async move { this.run_build(data, key, index_id, task).await });
+                self.spawn(async move { this.run_build(data, key, index_id, task).await });
             }
         }
     }

@@ -25,6 +25,8 @@ use arrow::array::RecordBatch;
 use parking_lot::{Mutex, RwLock};
 use quiver_storage::{MetaStore, ObjectStorage, Wal, WalOptions};
 use quiver_types::{PkValue, Timestamp};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use collection::{pk_values, CollectionData};
 pub use record::WalRecord;
@@ -64,6 +66,10 @@ pub struct DataNode {
     builds: Mutex<Builds>,
     /// Failed attempts to persist a build, per build, for back-off.
     retries: Mutex<HashMap<build::BuildKey, u32>>,
+    /// Every background task (seals, compactions, builds, file removal,
+    /// retention) runs under this tracker, so shutdown can stop and await them.
+    tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl DataNode {
@@ -140,6 +146,8 @@ impl DataNode {
             collections: RwLock::new(collections),
             builds: Mutex::new(HashMap::new()),
             retries: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
         });
         for c in node.catalog.all_collections() {
             node.ensure_indexes(&c);
@@ -177,7 +185,7 @@ impl DataNode {
                 tracing::warn!(collection = id, error = %e, "wal truncation failed");
             }
             let store = self.store.clone();
-            tokio::spawn(async move {
+            self.spawn(async move {
                 if let Ok(keys) = store.list(&manifest::collection_prefix(id)).await {
                     for k in keys {
                         let _ = store.delete(&k).await;
@@ -245,7 +253,7 @@ impl DataNode {
         if seal_needed {
             let this = self.clone();
             let id = coll;
-            tokio::spawn(async move {
+            self.spawn(async move {
                 if let Err(e) = this.flush(id).await {
                     tracing::warn!(collection = id, error = %e, "automatic seal failed");
                 }
@@ -296,7 +304,7 @@ impl DataNode {
             self.ensure_indexes(&meta);
         }
         let this = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             if let Err(e) = this.compact(coll).await {
                 tracing::warn!(collection = coll, error = %e, "compaction failed");
             }
@@ -329,6 +337,32 @@ impl DataNode {
     /// Writes the collection's manifest from its current state.
     async fn write_manifest(&self, data: &CollectionData) -> Result<()> {
         seal::write_manifest(self.meta.as_ref(), data)
+    }
+
+    /// Runs `task` in the background, owned by this node: it is dropped at its
+    /// next await once [`DataNode::shutdown`] starts. Seals and compactions
+    /// are safe to drop anywhere (the manifest swap is atomic and the WAL
+    /// keeps everything a dropped seal had not checkpointed).
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = task => {}
+            }
+        });
+    }
+
+    /// Stops background work: cancels index builds, drops seals, compactions
+    /// and the retention loop at their next await, and waits (up to `within`)
+    /// for all of them to end. Acknowledged writes are in the WAL already.
+    pub async fn shutdown(&self, within: std::time::Duration) -> bool {
+        self.stop.cancel();
+        self.cancel_builds(|_, _, _| true);
+        self.tasks.close();
+        tokio::time::timeout(within, self.tasks.wait())
+            .await
+            .is_ok()
     }
 
     /// The object store, for the seal module.

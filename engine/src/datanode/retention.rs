@@ -86,11 +86,11 @@ impl DataNode {
         }
     }
 
-    /// Starts the retention task; it ends once the node is dropped.
+    /// Starts the retention task; it ends once the node is dropped or shut down.
     pub(super) fn spawn_retention(self: &Arc<Self>) {
         let weak: Weak<DataNode> = Arc::downgrade(self);
         let every = tick(self.cfg.seal_idle);
-        tokio::spawn(async move {
+        self.spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(node) = weak.upgrade() else {

@@ -142,6 +142,10 @@ impl Node {
 
     /// Stops the node once its background tasks let go, so the next open owns the WAL.
     pub async fn close(self) {
+        assert!(
+            self.data.shutdown(Duration::from_secs(30)).await,
+            "background tasks did not stop"
+        );
         let Node { data, local, .. } = self;
         drop(local);
         for _ in 0..400 {

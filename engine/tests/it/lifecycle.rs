@@ -177,3 +177,43 @@ async fn unsealed_rows_are_replayed_after_restart() {
     assert!(tags(&node, &meta).await.iter().all(|(_, t)| *t == 3));
     node.close().await;
 }
+
+/// Shutdown stops a build in flight and every task that held the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_background_work() {
+    let env = Env::local();
+    let node = Node::open(&env, 1 << 30).await;
+    let mut meta = node.create("stop").await;
+    meta.indexes.push(IndexMeta {
+        id: node.catalog.next_id(),
+        name: "v".into(),
+        field_id: VEC_FIELD,
+        field_name: "v".into(),
+        params: vec![],
+        kind: IndexKind::Hnsw,
+        index_type: "HNSW".into(),
+        metric: Some(Metric::L2),
+        m: 32,
+        ef_construction: 400,
+        created_ts: node.catalog.tso(),
+        fail_reason: None,
+    });
+    let (meta, _) = ok(node.catalog.update_collection(meta.id, |m| {
+        m.indexes = meta.indexes.clone();
+        Ok(())
+    }));
+    let ids: Vec<i64> = (0..20_000).collect();
+    let part = meta.partitions[0].id;
+    ok(node
+        .local
+        .insert(meta.id, vec![(part, rows(&ids, 0))])
+        .await);
+    // The flush starts a build and a compaction in the background.
+    ok(node.local.flush(meta.id).await);
+    ok(node.local.ensure_indexes(&meta).await);
+    let t0 = std::time::Instant::now();
+    assert!(node.data.shutdown(std::time::Duration::from_secs(30)).await);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+    // Only the test's own handles (node.data, local, the query node's) remain.
+    assert_eq!(std::sync::Arc::strong_count(&node.data), 3);
+}
