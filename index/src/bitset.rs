@@ -115,17 +115,7 @@ impl Bitset {
 
     /// Iterates over the set bits in increasing order.
     pub fn iter_ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(wi, &w)| {
-            let mut w = w;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let b = w.trailing_zeros() as usize;
-                w &= w - 1;
-                Some(wi * 64 + b)
-            })
-        })
+        self.iter_ones_from(0)
     }
 
     /// Iterates over the set bits `>= start` in increasing order, skipping the words

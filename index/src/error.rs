@@ -25,6 +25,20 @@ pub enum IndexError {
     InvalidParam(String),
 }
 
+/// Checks that `vectors` is a whole number of rows of `dim > 0` components.
+pub(crate) fn check_slab(vectors: &[f32], dim: usize) -> Result<(), IndexError> {
+    if dim == 0 {
+        return Err(IndexError::InvalidParam("dim must be > 0".into()));
+    }
+    if !vectors.len().is_multiple_of(dim) {
+        return Err(IndexError::DimensionMismatch {
+            expected: dim,
+            got: vectors.len() % dim,
+        });
+    }
+    Ok(())
+}
+
 impl IndexError {
     /// True when the error was caused by the caller's input (as opposed to the system).
     pub fn is_user_error(&self) -> bool {

@@ -40,15 +40,7 @@ impl<'a> FlatView<'a> {
         metric: Metric,
         first_id: u32,
     ) -> Result<Self, IndexError> {
-        if dim == 0 {
-            return Err(IndexError::InvalidParam("dim must be > 0".into()));
-        }
-        if !vectors.len().is_multiple_of(dim) {
-            return Err(IndexError::DimensionMismatch {
-                expected: dim,
-                got: vectors.len() % dim,
-            });
-        }
+        crate::error::check_slab(vectors, dim)?;
         if first_id as u64 + (vectors.len() / dim) as u64 > u32::MAX as u64 {
             return Err(IndexError::InvalidParam(format!(
                 "ids {first_id}.. of {} rows overflow u32",

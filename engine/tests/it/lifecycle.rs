@@ -9,6 +9,24 @@ use quiver_index::Metric;
 
 use crate::fixture::{int, ok, rows, vector, Env, Node, TAG_FIELD, VEC_FIELD};
 
+/// An L2 HNSW index on the vector field.
+fn hnsw(node: &Node, m: usize, ef_construction: usize) -> IndexMeta {
+    IndexMeta {
+        id: node.catalog.next_id(),
+        name: "v".into(),
+        field_id: VEC_FIELD,
+        field_name: "v".into(),
+        params: vec![],
+        kind: IndexKind::Hnsw,
+        index_type: "HNSW".into(),
+        metric: Some(Metric::L2),
+        m,
+        ef_construction,
+        created_ts: node.catalog.tso(),
+        fail_reason: None,
+    }
+}
+
 /// (id, tag) of every live row, in key order.
 async fn tags(node: &Node, meta: &quiver_engine::catalog::CollectionMeta) -> Vec<(i64, i64)> {
     let out = ok(node
@@ -96,20 +114,7 @@ async fn whole_life(env: Env) {
     expect(&tags(&node, &meta).await);
 
     // An HNSW index is built from the sealed files in object storage.
-    let index = IndexMeta {
-        id: node.catalog.next_id(),
-        name: "v".into(),
-        field_id: VEC_FIELD,
-        field_name: "v".into(),
-        params: vec![],
-        kind: IndexKind::Hnsw,
-        index_type: "HNSW".into(),
-        metric: Some(Metric::L2),
-        m: 8,
-        ef_construction: 64,
-        created_ts: node.catalog.tso(),
-        fail_reason: None,
-    };
+    let index = hnsw(&node, 8, 64);
     let (meta, _) = ok(node.catalog.update_collection(meta.id, |m| {
         m.indexes.push(index.clone());
         Ok(())
@@ -184,20 +189,7 @@ async fn shutdown_stops_background_work() {
     let env = Env::local();
     let node = Node::open(&env, 1 << 30).await;
     let mut meta = node.create("stop").await;
-    meta.indexes.push(IndexMeta {
-        id: node.catalog.next_id(),
-        name: "v".into(),
-        field_id: VEC_FIELD,
-        field_name: "v".into(),
-        params: vec![],
-        kind: IndexKind::Hnsw,
-        index_type: "HNSW".into(),
-        metric: Some(Metric::L2),
-        m: 32,
-        ef_construction: 400,
-        created_ts: node.catalog.tso(),
-        fail_reason: None,
-    });
+    meta.indexes.push(hnsw(&node, 32, 400));
     let (meta, _) = ok(node.catalog.update_collection(meta.id, |m| {
         m.indexes = meta.indexes.clone();
         Ok(())

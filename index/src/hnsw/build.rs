@@ -70,15 +70,7 @@ pub(crate) fn validate(
     dim: usize,
     params: &HnswParams,
 ) -> Result<usize, IndexError> {
-    if dim == 0 {
-        return Err(IndexError::InvalidParam("dim must be > 0".into()));
-    }
-    if !vectors.len().is_multiple_of(dim) {
-        return Err(IndexError::DimensionMismatch {
-            expected: dim,
-            got: vectors.len() % dim,
-        });
-    }
+    crate::error::check_slab(vectors, dim)?;
     if !(2..=512).contains(&params.m) {
         return Err(IndexError::InvalidParam(format!(
             "M must be in 2..=512, got {}",
