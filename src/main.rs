@@ -52,7 +52,7 @@ enum Command {
         auth: bool,
         /// Put a loopback gRPC hop (`quiver.internal`) between the proxy and
         /// the query, data and index roles (tests of the role split).
-        #[arg(long, env = "QUIVER_LOOPBACK_ROLES")]
+        #[arg(long, env = "QUIVER_LOOPBACK_ROLES", value_parser = clap::builder::FalseyValueParser::new())]
         loopback_roles: bool,
     },
 }
