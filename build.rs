@@ -1,4 +1,5 @@
-//! Compiles the Milvus protocol definitions in `proto/` into Rust (prost messages + tonic
+//! Compiles the Milvus protocol definitions in `proto/` (and Quiver's own role-to-role
+//! `internal.proto`) into Rust (prost messages + tonic
 //! server and client) using the protoc binary vendored by `protoc-bin-vendored`, so no system
 //! protoc is needed. The generated modules are included from `src/proto.rs`.
 
@@ -18,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         PathBuf::from("proto/common.proto"),
         PathBuf::from("proto/schema.proto"),
         PathBuf::from("proto/milvus.proto"),
+        PathBuf::from("proto/internal.proto"),
     ];
     let includes = [PathBuf::from("proto"), well_known];
 

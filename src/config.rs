@@ -21,6 +21,10 @@ pub struct Config {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub filter: FilterLimits,
+    /// Serve the query, data and index roles on loopback gRPC ports and have
+    /// the proxy reach them through clients (`--loopback-roles`), instead of
+    /// calling them in process. Same answers, one more hop: for tests.
+    pub loopback_roles: bool,
 }
 
 /// Caps on filter expressions (see `quiver_filter::Limits` for what each bounds).
@@ -175,6 +179,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             filter: FilterLimits::default(),
+            loopback_roles: false,
         }
     }
 }
@@ -199,6 +204,7 @@ mod tests {
             host = "0.0.0.0"
             port = 1234
             data_dir = "/tmp/q"
+            loopback_roles = true
             [storage]
             uri = "s3://b/p"
             [limits]
@@ -231,6 +237,8 @@ mod tests {
         )
         .expect("parse");
         assert_eq!(c.port, 1234);
+        assert!(c.loopback_roles);
+        assert!(!Config::default().loopback_roles);
         assert_eq!(c.storage.uri, "s3://b/p");
         assert!(!c.limits.sync_wal);
         assert_eq!(c.limits.seal_idle_secs, 5);

@@ -5,6 +5,7 @@
 
 mod config;
 mod convert;
+mod internal;
 mod net;
 mod proto;
 mod proxy;
@@ -49,6 +50,10 @@ enum Command {
         /// Require credentials (user:password; root / Milvus at first start).
         #[arg(long)]
         auth: bool,
+        /// Put a loopback gRPC hop (`quiver.internal`) between the proxy and
+        /// the query, data and index roles (tests of the role split).
+        #[arg(long, env = "QUIVER_LOOPBACK_ROLES", value_parser = clap::builder::FalseyValueParser::new())]
+        loopback_roles: bool,
     },
 }
 
@@ -69,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             storage,
             auth,
+            loopback_roles,
         } => {
             let mut cfg = match config {
                 Some(path) => Config::from_file(&path)?,
@@ -88,6 +94,9 @@ fn main() -> anyhow::Result<()> {
             }
             if auth {
                 cfg.auth.enabled = true;
+            }
+            if loopback_roles {
+                cfg.loopback_roles = true;
             }
             // Two runtimes: accepting and HTTP/2 framing on their own threads,
             // so recovery, compaction or heavy handlers (all on `work`) never

@@ -2,7 +2,8 @@
 //!
 //! Rust paths mirror the proto packages: `proto::common` (`milvus.proto.common`),
 //! `proto::schema` (`milvus.proto.schema`) and `proto::milvus` (`milvus.proto.milvus`, with
-//! `milvus_service_server::MilvusService` and `milvus_service_client::MilvusServiceClient`).
+//! `milvus_service_server::MilvusService` and `milvus_service_client::MilvusServiceClient`),
+//! plus `proto::internal` (`quiver.internal`, the proxy-to-role hop).
 
 /// `milvus.proto.common`: Status, KeyValuePair, MsgBase, shared enums.
 #[allow(
@@ -44,4 +45,18 @@ pub mod schema {
 )]
 pub mod milvus {
     tonic::include_proto!("milvus.proto.milvus");
+}
+
+/// `quiver.internal`: the query, data and index role services behind the proxy.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery,
+    clippy::unwrap_used,
+    dead_code,
+    missing_docs,
+    unused_qualifications
+)]
+pub mod internal {
+    tonic::include_proto!("quiver.internal");
 }

@@ -1,8 +1,10 @@
 //! Standalone wiring: every role in one process, connected without a network.
 //!
 //! Cluster mode would put gRPC between these same components; here the proxy
-//! holds the data, query and index roles directly. [`serve`] puts the
-//! connection layer ([`crate::net`]) in front of the tonic service.
+//! holds the data, query and index roles directly, or, with `loopback_roles`,
+//! through `quiver.internal` gRPC clients of the same roles served on loopback
+//! ports ([`crate::internal`]), which tests use to prove the split. [`serve`]
+//! puts the connection layer ([`crate::net`]) in front of the tonic service.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use quiver_storage::{MetaStore, ObjectStorage, SledMetaStore};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::internal::Loopback;
 use crate::net::{self, Handler, NetLimits, ReqBody};
 use crate::proto::milvus::milvus_service_server::MilvusServiceServer;
 use crate::proxy::backoff::{Backoff, BackoffConfig};
@@ -21,10 +24,12 @@ use quiver_engine::catalog::Catalog;
 use quiver_engine::datanode::{DataNode, DataNodeConfig};
 use quiver_engine::indexnode::IndexNode;
 use quiver_engine::querynode::{FilterCache, QueryNode};
-use quiver_engine::roles::LocalData;
+use quiver_engine::roles::{DataService, IndexService, LocalData, QueryService};
 
-/// Opens storage, recovers state and builds the proxy.
-pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
+/// Opens storage, recovers state and builds the proxy; with `loopback_roles`
+/// also the role servers the proxy's clients talk to (stop them with
+/// [`Loopback::shutdown`] once the proxy is done).
+pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let meta: Arc<dyn MetaStore> = Arc::new(
@@ -55,23 +60,42 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Arc<Proxy>> {
     // network hop would implement.
     let filter_limits = cfg.filter.to_filter();
     let filters = Arc::new(FilterCache::default());
-    let query = Arc::new(QueryNode::new(
+    // A query node behind the loopback hop keeps its own cache, as a remote one would.
+    let node_filters = if cfg.loopback_roles {
+        Arc::new(FilterCache::default())
+    } else {
+        filters.clone()
+    };
+    let query: Arc<dyn QueryService> = Arc::new(QueryNode::new(
         data.clone(),
         catalog.clone(),
         filter_limits,
-        filters.clone(),
+        node_filters,
     ));
     let local = Arc::new(LocalData(data));
-    Ok(Arc::new(Proxy {
+    let (data, index): (Arc<dyn DataService>, Arc<dyn IndexService>) = (local.clone(), local);
+    let (query, data, index, loopback) = if cfg.loopback_roles {
+        let hop = Loopback::start(query, data, index).await?;
+        (
+            hop.query.clone(),
+            hop.data.clone(),
+            hop.index.clone(),
+            Some(hop),
+        )
+    } else {
+        (query, data, index, None)
+    };
+    let proxy = Arc::new(Proxy {
         catalog,
-        data: local.clone(),
-        index: local,
+        data,
+        index,
         query,
         users,
         filter_limits,
         filters,
         max_partitions: cfg.limits.max_partitions,
-    }))
+    });
+    Ok((proxy, loopback))
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -112,7 +136,7 @@ pub async fn serve(cfg: Config, work: tokio::runtime::Handle) -> anyhow::Result<
         let cfg = cfg.clone();
         work.spawn(async move { open(&cfg).await }).await
     };
-    let proxy = match opened {
+    let (proxy, loopback) = match opened {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             let _ = stop_tx.send(());
@@ -127,7 +151,11 @@ pub async fn serve(cfg: Config, work: tokio::runtime::Handle) -> anyhow::Result<
     };
     let _ = ready_tx.send(Some(handler(proxy, &cfg)));
     tracing::info!("ready in {} ms", started.elapsed().as_millis());
-    accept.await?;
+    let served = accept.await;
+    if let Some(hop) = loopback {
+        hop.shutdown().await;
+    }
+    served?;
     tracing::info!("Quiver stopped");
     Ok(())
 }

@@ -54,6 +54,14 @@ pub enum QuiverError {
     TooLarge(String),
     #[error("request deadline exceeded before the server finished[{0}]")]
     DeadlineExceeded(String),
+    /// An error another role returned over the network: its status parts,
+    /// kept exactly so clients see the same code and text as in process.
+    #[error("{reason}")]
+    Remote {
+        code: i32,
+        legacy: i32,
+        reason: String,
+    },
 }
 
 /// Legacy `common.ErrorCode` values pymilvus branches on.
@@ -95,12 +103,21 @@ impl QuiverError {
             RateLimited(_) => (8, legacy::RATE_LIMIT),
             TooLarge(_) => (1102, legacy::UNEXPECTED),
             DeadlineExceeded(_) => (10001, legacy::UNEXPECTED),
+            Remote {
+                code,
+                legacy,
+                reason,
+            } => return (*code, *legacy, reason.clone()),
         };
         (code, legacy, self.to_string())
     }
 
     /// Whether the caller, rather than the server, is at fault.
     pub fn is_user_error(&self) -> bool {
+        if let QuiverError::Remote { code, legacy, .. } = self {
+            // The codes of the system errors above.
+            return !(matches!(*code, 65535 | 8 | 10001) || *legacy == legacy::NOT_READY);
+        }
         !matches!(
             self,
             QuiverError::Internal(_)
