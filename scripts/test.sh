@@ -24,6 +24,10 @@ echo "== pymilvus compatibility suite (local filesystem storage)"
 export QUIVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/quiver"
 .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
 
+echo "== pymilvus compatibility suite (roles behind a loopback quiver.internal gRPC hop)"
+QUIVER_LOOPBACK_ROLES=1 .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider \
+  --deselect tests/compat/test_recall.py --deselect tests/compat/test_proto_drift.py
+
 echo "== pymilvus compatibility suite (S3 storage: moto_server on 127.0.0.1)"
 S3_PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 .venv/bin/moto_server -H 127.0.0.1 -p "$S3_PORT" > /tmp/quiver-moto.log 2>&1 &
