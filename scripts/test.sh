@@ -14,6 +14,9 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
+echo "== cargo build and cargo test share one build of every dependency"
+./scripts/check-features.sh
+
 echo "== build (release, once)"
 cargo build --release --workspace --bins
 

@@ -1,4 +1,8 @@
-//! A fault-injecting `ObjectStore` wrapper for tests (feature `testing`).
+//! A fault-injecting `ObjectStore` wrapper for tests.
+//!
+//! Always compiled (it is small): a `testing` feature would give the test
+//! build a second feature set of this crate, and with it a second build of
+//! everything above it.
 //!
 //! Crash-safety and retry behaviour can only be shown against a store that
 //! misbehaves. [`FaultyStore`] wraps any backend and makes every Nth request

@@ -6,7 +6,6 @@
 
 pub mod codec;
 pub mod error;
-#[cfg(feature = "testing")]
 pub mod faulty;
 pub mod meta;
 pub mod object;
@@ -17,7 +16,6 @@ pub use codec::{
     batch_to_ipc, batch_to_parquet, decode_bitmap, encode_bitmap, ipc_to_batch, parquet_to_batch,
 };
 pub use error::{Result, StorageError};
-#[cfg(feature = "testing")]
 pub use faulty::{Fault, FaultyStore};
 pub use meta::{
     get_json, json_op, put_json, scan_json, MemoryMetaStore, MetaOp, MetaStore, SledMetaStore,
