@@ -21,15 +21,29 @@ use crate::proxy::backoff::{Backoff, BackoffConfig};
 use crate::proxy::{service::Service, Proxy};
 use quiver_engine::catalog::users::Users;
 use quiver_engine::catalog::Catalog;
+use quiver_engine::coord::LocalCoordinator;
 use quiver_engine::datanode::{DataNode, DataNodeConfig};
 use quiver_engine::indexnode::IndexNode;
 use quiver_engine::querynode::{FilterCache, QueryNode};
-use quiver_engine::roles::{DataService, IndexService, LocalData, QueryService};
+use quiver_engine::roles::{Coordinator, DataService, IndexService, LocalData, QueryService};
 
-/// Opens storage, recovers state and builds the proxy; with `loopback_roles`
-/// also the role servers the proxy's clients talk to (stop them with
-/// [`Loopback::shutdown`] once the proxy is done).
-pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)> {
+/// How long shutdown waits for background tasks to stop at their next await.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What [`open`] wires up.
+pub struct Opened {
+    pub proxy: Arc<Proxy>,
+    /// With `loopback_roles`, the role servers the proxy's clients talk to
+    /// (stop them with [`Loopback::shutdown`] once the proxy is done).
+    pub loopback: Option<Loopback>,
+    /// The data role itself, whose background work stops on
+    /// [`DataNode::shutdown`] (a role process owns its own shutdown; it is not
+    /// an operation the proxy asks for).
+    pub data_node: Arc<DataNode>,
+}
+
+/// Opens storage, recovers state and builds the proxy and the roles behind it.
+pub async fn open(cfg: &Config) -> anyhow::Result<Opened> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let meta: Arc<dyn MetaStore> = Arc::new(
@@ -38,7 +52,9 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)
     let store = ObjectStorage::from_uri(&cfg.storage.uri, &cfg.data_dir)
         .context("cannot open object storage")?;
     tracing::info!(storage = %store.describe(), "object storage");
-    let catalog = Arc::new(Catalog::open(meta.clone())?);
+    let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new(Arc::new(Catalog::open(
+        meta.clone(),
+    )?)));
     let users = Arc::new(Users::open(meta.clone())?);
     // Builds run on the index node's own pool, not the one searches use.
     let index = Arc::new(IndexNode::new(store.clone(), 0).context("cannot start the index pool")?);
@@ -50,7 +66,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)
             seal_idle: std::time::Duration::from_secs(cfg.limits.seal_idle_secs),
             index_build_max_bytes: cfg.limits.index_build_max_bytes,
         },
-        catalog.clone(),
+        coord.clone(),
         meta,
         store,
         index,
@@ -68,11 +84,12 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)
     };
     let query: Arc<dyn QueryService> = Arc::new(QueryNode::new(
         data.clone(),
-        catalog.clone(),
+        coord.clone(),
         filter_limits,
         node_filters,
     ));
-    let local = Arc::new(LocalData(data));
+    let local = Arc::new(LocalData(data.clone()));
+    let data_node = data;
     let (data, index): (Arc<dyn DataService>, Arc<dyn IndexService>) = (local.clone(), local);
     let (query, data, index, loopback) = if cfg.loopback_roles {
         let hop = Loopback::start(query, data, index).await?;
@@ -86,7 +103,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)
         (query, data, index, None)
     };
     let proxy = Arc::new(Proxy {
-        catalog,
+        coord,
         data,
         index,
         query,
@@ -95,7 +112,11 @@ pub async fn open(cfg: &Config) -> anyhow::Result<(Arc<Proxy>, Option<Loopback>)
         filters,
         max_partitions: cfg.limits.max_partitions,
     });
-    Ok((proxy, loopback))
+    Ok(Opened {
+        proxy,
+        loopback,
+        data_node,
+    })
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -136,7 +157,11 @@ pub async fn serve(cfg: Config, work: tokio::runtime::Handle) -> anyhow::Result<
         let cfg = cfg.clone();
         work.spawn(async move { open(&cfg).await }).await
     };
-    let (proxy, loopback) = match opened {
+    let Opened {
+        proxy,
+        loopback,
+        data_node,
+    } = match opened {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             let _ = stop_tx.send(());
@@ -154,6 +179,12 @@ pub async fn serve(cfg: Config, work: tokio::runtime::Handle) -> anyhow::Result<
     let served = accept.await;
     if let Some(hop) = loopback {
         hop.shutdown().await;
+    }
+    // Seals, compactions and builds in flight stop (their work is redone from
+    // the WAL and the manifests at the next start); acknowledged writes are
+    // in the WAL already.
+    if !data_node.shutdown(SHUTDOWN_WAIT).await {
+        tracing::warn!("background tasks still running at exit");
     }
     served?;
     tracing::info!("Quiver stopped");

@@ -32,6 +32,10 @@ pub enum QuiverError {
     DatabaseInvalid(String),
     #[error("invalid parameter[{0}]")]
     InvalidParameter(String),
+    /// A name Milvus refuses: its `merr` code and exact reason text, built by
+    /// [`crate::catalog::names`] (the texts vary by kind of name, as in Milvus).
+    #[error("{reason}")]
+    InvalidName { code: i32, reason: String },
     #[error("field not found[field={0}]")]
     FieldNotFound(String),
     #[error("alias not found[database={db}][alias={alias}]")]
@@ -90,6 +94,9 @@ impl QuiverError {
             DatabaseNotFound(_) => (800, legacy::UNEXPECTED),
             DatabaseInvalid(_) => (802, legacy::UNEXPECTED),
             InvalidParameter(_) => (1100, legacy::ILLEGAL_ARGUMENT),
+            // Milvus derives the legacy code from the new one: only 1100 has its own.
+            InvalidName { code: 1100, .. } => (1100, legacy::ILLEGAL_ARGUMENT),
+            InvalidName { code, .. } => (*code, legacy::UNEXPECTED),
             FieldNotFound(_) => (1700, legacy::UNEXPECTED),
             AliasNotFound { .. } => (1600, legacy::UNEXPECTED),
             AliasNameConflict(_) => (1601, legacy::UNEXPECTED),

@@ -11,10 +11,13 @@
 //! * [`indexnode`]: HNSW builds on their own pool, with progress and cancellation.
 //! * [`catalog`]: databases, collections, partitions, indexes, aliases, users,
 //!   and the timestamp oracle, persisted in the metadata store.
+//! * [`coord`]: the standalone coordinator: the catalog and the table of index
+//!   builds in flight behind [`roles::Coordinator`].
 //! * [`error`]: the one error type, which knows its Milvus status code; the
 //!   server maps it to `common.Status` at the gRPC edge.
 
 pub mod catalog;
+pub mod coord;
 pub mod datanode;
 pub mod error;
 pub mod indexnode;

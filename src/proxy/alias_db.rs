@@ -5,22 +5,25 @@ use std::sync::Arc;
 use super::{kv_pairs, ok_status, to_kv, Ctx, Proxy};
 use crate::proto::common::Status;
 use crate::proto::milvus as m;
+use quiver_engine::catalog::names;
 use quiver_engine::error::Result;
 
 pub async fn create_alias(p: Arc<Proxy>, ctx: Ctx, r: m::CreateAliasRequest) -> Result<Status> {
-    p.catalog
-        .set_alias(ctx.db(&r.db_name), &r.alias, &r.collection_name, false)?;
+    p.coord
+        .set_alias(ctx.db(&r.db_name), &r.alias, &r.collection_name, false)
+        .await?;
     Ok(Status::default())
 }
 
 pub async fn alter_alias(p: Arc<Proxy>, ctx: Ctx, r: m::AlterAliasRequest) -> Result<Status> {
-    p.catalog
-        .set_alias(ctx.db(&r.db_name), &r.alias, &r.collection_name, true)?;
+    p.coord
+        .set_alias(ctx.db(&r.db_name), &r.alias, &r.collection_name, true)
+        .await?;
     Ok(Status::default())
 }
 
 pub async fn drop_alias(p: Arc<Proxy>, ctx: Ctx, r: m::DropAliasRequest) -> Result<Status> {
-    p.catalog.drop_alias(ctx.db(&r.db_name), &r.alias)?;
+    p.coord.drop_alias(ctx.db(&r.db_name), &r.alias).await?;
     Ok(Status::default())
 }
 
@@ -29,8 +32,9 @@ pub async fn describe_alias(
     ctx: Ctx,
     r: m::DescribeAliasRequest,
 ) -> Result<m::DescribeAliasResponse> {
+    names::alias(&r.alias)?;
     let db = ctx.db(&r.db_name).to_string();
-    let collection = p.catalog.describe_alias(&db, &r.alias)?;
+    let collection = p.coord.describe_alias(&db, &r.alias)?;
     Ok(m::DescribeAliasResponse {
         status: ok_status(),
         db_name: db,
@@ -52,7 +56,7 @@ pub async fn list_aliases(
     };
     Ok(m::ListAliasesResponse {
         status: ok_status(),
-        aliases: p.catalog.aliases(&db, id),
+        aliases: p.coord.aliases(&db, id),
         db_name: db,
         collection_name: r.collection_name,
     })
@@ -63,13 +67,14 @@ pub async fn create_database(
     _c: Ctx,
     r: m::CreateDatabaseRequest,
 ) -> Result<Status> {
-    p.catalog
-        .create_database(&r.db_name, kv_pairs(&r.properties))?;
+    p.coord
+        .create_database(&r.db_name, kv_pairs(&r.properties))
+        .await?;
     Ok(Status::default())
 }
 
 pub async fn drop_database(p: Arc<Proxy>, _c: Ctx, r: m::DropDatabaseRequest) -> Result<Status> {
-    p.catalog.drop_database(&r.db_name)?;
+    p.coord.drop_database(&r.db_name).await?;
     Ok(Status::default())
 }
 
@@ -78,7 +83,7 @@ pub async fn list_databases(
     _c: Ctx,
     _r: m::ListDatabasesRequest,
 ) -> Result<m::ListDatabasesResponse> {
-    let dbs = p.catalog.list_databases();
+    let dbs = p.coord.list_databases();
     Ok(m::ListDatabasesResponse {
         status: ok_status(),
         db_names: dbs.iter().map(|d| d.name.clone()).collect(),
@@ -92,7 +97,7 @@ pub async fn describe_database(
     ctx: Ctx,
     r: m::DescribeDatabaseRequest,
 ) -> Result<m::DescribeDatabaseResponse> {
-    let d = p.catalog.database(ctx.db(&r.db_name))?;
+    let d = p.coord.database(ctx.db(&r.db_name))?;
     Ok(m::DescribeDatabaseResponse {
         status: ok_status(),
         db_name: d.name,
@@ -103,7 +108,8 @@ pub async fn describe_database(
 }
 
 pub async fn alter_database(p: Arc<Proxy>, ctx: Ctx, r: m::AlterDatabaseRequest) -> Result<Status> {
-    p.catalog
-        .alter_database(ctx.db(&r.db_name), kv_pairs(&r.properties), &r.delete_keys)?;
+    p.coord
+        .alter_database(ctx.db(&r.db_name), kv_pairs(&r.properties), r.delete_keys)
+        .await?;
     Ok(Status::default())
 }

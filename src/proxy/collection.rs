@@ -10,8 +10,7 @@ use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
 use quiver_engine::catalog::{
-    merge_properties, tso::physical_ms, validate_name, CollectionMeta, PartitionMeta,
-    DEFAULT_PARTITION,
+    names, tso::physical_ms, CollectionChange, CollectionMeta, PartitionMeta, DEFAULT_PARTITION,
 };
 use quiver_engine::error::{invalid, QuiverError, Result};
 
@@ -23,11 +22,11 @@ pub async fn create_collection(
     ctx: Ctx,
     r: m::CreateCollectionRequest,
 ) -> Result<Status> {
-    validate_name(&r.collection_name, "collection")?;
+    names::collection(&r.collection_name)?;
     let db = ctx.db(&r.db_name).to_string();
-    p.catalog.database(&db)?;
+    p.coord.database(&db)?;
     let (schema, schema_proto) = parse_schema(&r.collection_name, &r.schema)?;
-    let now = p.catalog.tso();
+    let now = p.coord.tso();
     let has_key = schema.partition_key().is_some();
     // The same cap as CreatePartition (Milvus checks both against maxPartitionNum).
     let max_partitions = i64::try_from(p.max_partitions).unwrap_or(i64::MAX);
@@ -63,13 +62,13 @@ pub async fn create_collection(
     let partitions = partition_names
         .into_iter()
         .map(|name| PartitionMeta {
-            id: p.catalog.next_id(),
+            id: p.coord.next_id(),
             name,
             created_ts: now,
         })
         .collect();
     let meta = CollectionMeta {
-        id: p.catalog.next_id(),
+        id: p.coord.next_id(),
         db,
         name: r.collection_name.clone(),
         schema,
@@ -85,9 +84,7 @@ pub async fn create_collection(
         loaded: false,
         loaded_partitions: Vec::new(),
     };
-    let created = p.catalog.create_collection(meta.clone(), |old| {
-        old.schema == meta.schema && old.num_partitions == meta.num_partitions
-    })?;
+    let created = p.coord.create_collection(meta.clone()).await?;
     if created {
         p.data.create_collection(&meta).await?;
         tracing::info!(collection = %meta.name, db = %meta.db, "created collection");
@@ -101,8 +98,8 @@ pub async fn drop_collection(
     r: m::DropCollectionRequest,
 ) -> Result<Status> {
     let db = ctx.db(&r.db_name).to_string();
-    p.catalog.database(&db)?;
-    if let Some(id) = p.catalog.drop_collection(&db, &r.collection_name)? {
+    p.coord.database(&db)?;
+    if let Some(id) = p.coord.drop_collection(&db, &r.collection_name).await? {
         p.data.drop_collection(id).await?;
     }
     Ok(Status::default())
@@ -136,7 +133,7 @@ pub async fn describe_collection(
     r: m::DescribeCollectionRequest,
 ) -> Result<m::DescribeCollectionResponse> {
     let c = if r.collection_name.is_empty() && r.collection_id != 0 {
-        p.catalog.collection_by_id(r.collection_id).ok_or_else(|| {
+        p.coord.collection_by_id(r.collection_id).ok_or_else(|| {
             QuiverError::CollectionNotFound {
                 db: ctx.db(&r.db_name).to_string(),
                 name: r.collection_id.to_string(),
@@ -145,7 +142,7 @@ pub async fn describe_collection(
     } else {
         p.collection(&ctx, &r.db_name, &r.collection_name)?
     };
-    let db = p.catalog.database(&c.db)?;
+    let db = p.coord.database(&c.db)?;
     Ok(m::DescribeCollectionResponse {
         status: ok_status(),
         schema: Some(echo_schema(&c)?),
@@ -155,7 +152,7 @@ pub async fn describe_collection(
         created_timestamp: c.created_ts,
         created_utc_timestamp: physical_ms(c.created_ts),
         shards_num: c.shards_num,
-        aliases: p.catalog.aliases(&c.db, Some(c.id)),
+        aliases: p.coord.aliases(&c.db, Some(c.id)),
         consistency_level: c.consistency_level,
         collection_name: c.name.clone(),
         properties: to_kv(&c.properties),
@@ -178,7 +175,7 @@ pub async fn show_collections(
         ..Default::default()
     };
     let only_loaded = r.r#type == 1;
-    for c in p.catalog.list_collections(ctx.db(&r.db_name))? {
+    for c in p.coord.list_collections(ctx.db(&r.db_name))? {
         if only_loaded && !c.any_loaded() {
             continue;
         }
@@ -226,10 +223,11 @@ pub async fn alter_collection(
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let set = kv_pairs(&r.properties);
-    p.catalog.update_collection(c.id, |m| {
-        merge_properties(&mut m.properties, set, &r.delete_keys);
-        Ok(())
-    })?;
+    let change = CollectionChange::AlterProperties {
+        set,
+        delete: r.delete_keys,
+    };
+    p.coord.alter_collection(c.id, change).await?;
     Ok(Status::default())
 }
 
@@ -250,7 +248,7 @@ pub async fn rename_collection(
     ctx: Ctx,
     r: m::RenameCollectionRequest,
 ) -> Result<Status> {
-    validate_name(&r.new_name, "collection")?;
+    names::collection(&r.new_name)?;
     let c = p.collection(&ctx, &r.db_name, &r.old_name)?;
     if c.name != r.old_name {
         return Err(invalid(format!(
@@ -263,16 +261,15 @@ pub async fn rename_collection(
     } else {
         r.new_db_name.clone()
     };
-    p.catalog.update_collection(c.id, |m| {
-        m.name = r.new_name.clone();
-        m.db = new_db;
-        m.schema.name = r.new_name.clone();
-        let mut proto = s::CollectionSchema::decode(m.schema_proto.as_slice())
-            .map_err(|e| QuiverError::Internal(e.to_string()))?;
-        proto.name = r.new_name.clone();
-        m.schema_proto = proto.encode_to_vec();
-        Ok(())
-    })?;
+    let mut proto = s::CollectionSchema::decode(c.schema_proto.as_slice())
+        .map_err(|e| QuiverError::Internal(e.to_string()))?;
+    proto.name = r.new_name.clone();
+    let change = CollectionChange::Rename {
+        db: new_db,
+        name: r.new_name,
+        schema_proto: proto.encode_to_vec(),
+    };
+    p.coord.alter_collection(c.id, change).await?;
     Ok(Status::default())
 }
 

@@ -7,7 +7,7 @@ use quiver_index::Metric;
 use super::{ok_status, to_kv, Ctx, Proxy};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
-use quiver_engine::catalog::{CollectionMeta, IndexKind, IndexMeta};
+use quiver_engine::catalog::{CollectionChange, CollectionMeta, IndexKind, IndexMeta};
 use quiver_engine::error::{invalid, QuiverError, Result};
 
 const INDEX_STATE_IN_PROGRESS: i32 = 2;
@@ -91,7 +91,9 @@ fn int_param(
 }
 
 pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> Result<Status> {
-    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    // Milvus looks the collection up, then checks the index name's form.
+    let c = p.lookup_collection(&ctx, &r.db_name, &r.collection_name)?;
+    quiver_engine::catalog::names::index(&r.index_name)?;
     let field = c.schema.field(&r.field_name).ok_or_else(|| {
         invalid(format!(
             "cannot create index on non-exist field: {}",
@@ -145,7 +147,7 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
     let field_id = field.id;
     let field_name = field.name.clone();
     let meta = IndexMeta {
-        id: p.catalog.next_id(),
+        id: p.coord.next_id(),
         name: index_name.clone(),
         field_id,
         field_name: field_name.clone(),
@@ -155,34 +157,13 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         metric,
         m: mm,
         ef_construction: efc,
-        created_ts: p.catalog.tso(),
+        created_ts: p.coord.tso(),
         fail_reason: None,
     };
-    let (updated, _) = p.catalog.update_collection(c.id, |m| {
-        if let Some(existing) = m.indexes.iter().find(|i| i.field_id == field_id) {
-            let same = existing.kind == meta.kind
-                && existing.metric == meta.metric
-                && existing.m == meta.m
-                && existing.ef_construction == meta.ef_construction
-                && existing.name == meta.name;
-            return if same {
-                Ok(())
-            } else {
-                Err(QuiverError::IndexDuplicate(format!(
-                    "field {field_name} already has index {}",
-                    existing.name
-                )))
-            };
-        }
-        if m.indexes.iter().any(|i| i.name == meta.name) {
-            return Err(QuiverError::IndexDuplicate(format!(
-                "index name {} is used by another field",
-                meta.name
-            )));
-        }
-        m.indexes.push(meta);
-        Ok(())
-    })?;
+    let updated = p
+        .coord
+        .alter_collection(c.id, CollectionChange::AddIndex(meta))
+        .await?;
     p.index.ensure_indexes(&updated).await?;
     Ok(Status::default())
 }
@@ -300,7 +281,7 @@ pub async fn get_index_build_progress(
 }
 
 pub async fn drop_index(p: Arc<Proxy>, ctx: Ctx, r: m::DropIndexRequest) -> Result<Status> {
-    let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let c = p.lookup_collection(&ctx, &r.db_name, &r.collection_name)?;
     let doomed: Vec<IndexMeta> = match select_indexes(&c, &r.index_name, &r.field_name) {
         Ok(v) => v.into_iter().cloned().collect(),
         Err(_) => return Ok(Status::default()),
@@ -311,10 +292,9 @@ pub async fn drop_index(p: Arc<Proxy>, ctx: Ctx, r: m::DropIndexRequest) -> Resu
         ));
     }
     let ids: Vec<i64> = doomed.iter().map(|i| i.id).collect();
-    p.catalog.update_collection(c.id, |m| {
-        m.indexes.retain(|i| !ids.contains(&i.id));
-        Ok(())
-    })?;
+    p.coord
+        .alter_collection(c.id, CollectionChange::DropIndexes(ids))
+        .await?;
     for i in doomed.iter().filter(|i| i.kind == IndexKind::Hnsw) {
         p.index.drop_index(c.id, i.field_id).await?;
     }
@@ -335,16 +315,12 @@ pub async fn alter_index(p: Arc<Proxy>, ctx: Ctx, r: m::AlterIndexRequest) -> Re
             )));
         }
     }
-    p.catalog.update_collection(c.id, |m| {
-        if let Some(i) = m.indexes.iter_mut().find(|i| i.name == r.index_name) {
-            quiver_engine::catalog::merge_properties(
-                &mut i.params,
-                super::kv_pairs(&r.extra_params),
-                &r.delete_keys,
-            );
-        }
-        Ok(())
-    })?;
+    let change = CollectionChange::AlterIndexParams {
+        set: super::kv_pairs(&r.extra_params),
+        name: r.index_name,
+        delete: r.delete_keys,
+    };
+    p.coord.alter_collection(c.id, change).await?;
     Ok(Status::default())
 }
 
@@ -371,13 +347,9 @@ pub async fn load_collection(
     let c = if c.loaded {
         c
     } else {
-        p.catalog
-            .update_collection(c.id, |m| {
-                m.loaded = true;
-                m.loaded_partitions.clear();
-                Ok(())
-            })?
-            .0
+        p.coord
+            .alter_collection(c.id, CollectionChange::Load)
+            .await?
     };
     // Builds a release cancelled start again.
     p.index.ensure_indexes(&c).await?;
@@ -392,11 +364,9 @@ pub async fn release_collection(
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     p.index.cancel_builds(c.id).await?;
     if c.any_loaded() {
-        p.catalog.update_collection(c.id, |m| {
-            m.loaded = false;
-            m.loaded_partitions.clear();
-            Ok(())
-        })?;
+        p.coord
+            .alter_collection(c.id, CollectionChange::Release)
+            .await?;
     }
     Ok(Status::default())
 }

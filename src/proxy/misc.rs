@@ -32,7 +32,7 @@ pub async fn unsupported<R, T>(_p: Arc<Proxy>, _c: Ctx, _r: R) -> Result<T> {
 /// Connect: the first call of every client.
 pub async fn connect(p: Arc<Proxy>, ctx: Ctx, _r: m::ConnectRequest) -> Result<m::ConnectResponse> {
     if !ctx.header_db.is_empty() {
-        p.catalog.database(&ctx.header_db)?;
+        p.coord.database(&ctx.header_db)?;
     }
     Ok(m::ConnectResponse {
         status: ok_status(),
@@ -75,7 +75,7 @@ pub async fn alloc_timestamp(
 ) -> Result<m::AllocTimestampResponse> {
     Ok(m::AllocTimestampResponse {
         status: ok_status(),
-        timestamp: p.catalog.tso(),
+        timestamp: p.coord.tso(),
     })
 }
 
@@ -102,7 +102,7 @@ pub async fn get_metrics(
     _c: Ctx,
     _r: m::GetMetricsRequest,
 ) -> Result<m::GetMetricsResponse> {
-    let collections = p.catalog.all_collections().len();
+    let collections = p.coord.all_collections().len();
     Ok(m::GetMetricsResponse {
         status: ok_status(),
         response: serde_json::json!({"version": VERSION, "collections": collections}).to_string(),
@@ -127,7 +127,7 @@ pub async fn get_replicas(
 ) -> Result<m::GetReplicasResponse> {
     let coll = match r.collection_name.is_empty() {
         false => p.collection(&ctx, &r.db_name, &r.collection_name)?,
-        true => p.catalog.collection_by_id(r.collection_id).ok_or_else(|| {
+        true => p.coord.collection_by_id(r.collection_id).ok_or_else(|| {
             QuiverError::CollectionNotFound {
                 db: ctx.db(&r.db_name).to_string(),
                 name: r.collection_id.to_string(),
@@ -215,7 +215,7 @@ pub async fn manual_compaction(
 ) -> Result<m::ManualCompactionResponse> {
     let coll = match r.collection_name.is_empty() {
         false => p.collection(&ctx, &r.db_name, &r.collection_name)?,
-        true => p.catalog.collection_by_id(r.collection_id).ok_or_else(|| {
+        true => p.coord.collection_by_id(r.collection_id).ok_or_else(|| {
             QuiverError::CollectionNotFound {
                 db: ctx.db(&r.db_name).to_string(),
                 name: r.collection_id.to_string(),
@@ -226,7 +226,7 @@ pub async fn manual_compaction(
     p.data.compact(coll.id).await?;
     Ok(m::ManualCompactionResponse {
         status: ok_status(),
-        compaction_id: p.catalog.next_id(),
+        compaction_id: p.coord.next_id(),
         compaction_plan_count: 0,
     })
 }

@@ -28,9 +28,9 @@ use std::sync::Arc;
 
 use crate::proto::common::KeyValuePair;
 use quiver_engine::catalog::users::Users;
-use quiver_engine::catalog::{Catalog, CollectionMeta, DEFAULT_DB};
+use quiver_engine::catalog::{names, CollectionMeta, DEFAULT_DB};
 use quiver_engine::error::{QuiverError, Result};
-use quiver_engine::roles::{DataService, IndexService, QueryService};
+use quiver_engine::roles::{Coordinator, DataService, IndexService, QueryService};
 use quiver_engine::segment::PartitionId;
 
 pub use status::ok_status;
@@ -43,8 +43,8 @@ pub const VERSION: &str = concat!("v2.6.0-quiver-", env!("CARGO_PKG_VERSION"));
 
 /// The proxy and the roles it talks to, each only through its service trait.
 pub struct Proxy {
-    /// The coordinator: catalog, ids, timestamps.
-    pub catalog: Arc<Catalog>,
+    /// The coordinator: catalog, ids, timestamps, index build table.
+    pub coord: Arc<dyn Coordinator>,
     pub data: Arc<dyn DataService>,
     pub index: Arc<dyn IndexService>,
     pub query: Arc<dyn QueryService>,
@@ -93,14 +93,29 @@ impl Ctx {
 }
 
 impl Proxy {
-    /// Resolves a collection (name or alias) in the request's database.
+    /// Resolves a collection (name or alias) in the request's database, after
+    /// checking the name's form: Milvus refuses a malformed name with the name
+    /// error, not "collection not found", in almost every RPC.
     pub fn collection(&self, ctx: &Ctx, db: &str, name: &str) -> Result<Arc<CollectionMeta>> {
+        names::collection(name)?;
+        self.coord.collection(ctx.db(db), name)
+    }
+
+    /// Resolves a collection without checking the name's form, for the RPCs in
+    /// which Milvus only looks the name up (search, hybrid search, create and
+    /// drop index): a malformed name is then simply not found.
+    pub fn lookup_collection(
+        &self,
+        ctx: &Ctx,
+        db: &str,
+        name: &str,
+    ) -> Result<Arc<CollectionMeta>> {
         if name.is_empty() {
             return Err(QuiverError::InvalidParameter(
                 "collection name should not be empty".into(),
             ));
         }
-        self.catalog.collection(ctx.db(db), name)
+        self.coord.collection(ctx.db(db), name)
     }
 
     /// Partition ids for a list of names (empty list → None, meaning all).

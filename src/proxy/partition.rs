@@ -5,7 +5,9 @@ use std::sync::Arc;
 use super::{ok_status, Ctx, Proxy};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
-use quiver_engine::catalog::{tso::physical_ms, validate_name, PartitionMeta, DEFAULT_PARTITION};
+use quiver_engine::catalog::{
+    names, tso::physical_ms, CollectionChange, PartitionMeta, DEFAULT_PARTITION,
+};
 use quiver_engine::error::{invalid, QuiverError, Result};
 
 fn no_manual_partitions(c: &quiver_engine::catalog::CollectionMeta) -> Result<()> {
@@ -22,23 +24,26 @@ pub async fn create_partition(
     ctx: Ctx,
     r: m::CreatePartitionRequest,
 ) -> Result<Status> {
+    names::collection(&r.collection_name)?;
+    names::partition(&r.partition_name)?;
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     no_manual_partitions(&c)?;
-    validate_name(&r.partition_name, "partition")?;
     if c.partition(&r.partition_name).is_some() {
         return Ok(Status::default());
     }
     let part = PartitionMeta {
-        id: p.catalog.next_id(),
+        id: p.coord.next_id(),
         name: r.partition_name.clone(),
-        created_ts: p.catalog.tso(),
+        created_ts: p.coord.tso(),
     };
     // Checked again under the catalog's lock, so racing creates cannot pass the cap.
-    p.catalog.add_partition(c.id, part, p.max_partitions)?;
+    p.coord.add_partition(c.id, part, p.max_partitions).await?;
     Ok(Status::default())
 }
 
 pub async fn drop_partition(p: Arc<Proxy>, ctx: Ctx, r: m::DropPartitionRequest) -> Result<Status> {
+    names::collection(&r.collection_name)?;
+    names::partition(&r.partition_name)?;
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     no_manual_partitions(&c)?;
     if r.partition_name == DEFAULT_PARTITION {
@@ -53,7 +58,7 @@ pub async fn drop_partition(p: Arc<Proxy>, ctx: Ctx, r: m::DropPartitionRequest)
             part.name
         )));
     }
-    p.catalog.remove_partition(c.id, part.id)?;
+    p.coord.remove_partition(c.id, part.id).await?;
     p.data.drop_partition(c.id, part.id).await?;
     Ok(Status::default())
 }
@@ -63,6 +68,8 @@ pub async fn has_partition(
     ctx: Ctx,
     r: m::HasPartitionRequest,
 ) -> Result<m::BoolResponse> {
+    names::collection(&r.collection_name)?;
+    names::partition(&r.partition_name)?;
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     Ok(m::BoolResponse {
         status: ok_status(),
@@ -105,20 +112,9 @@ pub async fn load_partitions(
     let ids = p
         .partition_ids(&c, &r.partition_names)?
         .ok_or_else(|| invalid("partition names should not be empty"))?;
-    p.catalog.update_collection(c.id, |m| {
-        for id in ids {
-            if !m.loaded_partitions.contains(&id) {
-                m.loaded_partitions.push(id);
-            }
-        }
-        if m.partitions
-            .iter()
-            .all(|x| m.loaded_partitions.contains(&x.id))
-        {
-            m.loaded = true;
-        }
-        Ok(())
-    })?;
+    p.coord
+        .alter_collection(c.id, CollectionChange::LoadPartitions(ids))
+        .await?;
     Ok(Status::default())
 }
 
@@ -129,14 +125,9 @@ pub async fn release_partitions(
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let ids = p.partition_ids(&c, &r.partition_names)?.unwrap_or_default();
-    p.catalog.update_collection(c.id, |m| {
-        if m.loaded {
-            m.loaded = false;
-            m.loaded_partitions = m.partitions.iter().map(|x| x.id).collect();
-        }
-        m.loaded_partitions.retain(|x| !ids.contains(x));
-        Ok(())
-    })?;
+    p.coord
+        .alter_collection(c.id, CollectionChange::ReleasePartitions(ids))
+        .await?;
     Ok(Status::default())
 }
 

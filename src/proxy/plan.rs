@@ -103,9 +103,9 @@ impl Proxy {
             level
         };
         match level {
-            STRONG => self.catalog.tso(),
+            STRONG => self.coord.tso(),
             BOUNDED => {
-                let now = quiver_types::physical_ms(self.catalog.tso());
+                let now = quiver_types::physical_ms(self.coord.tso());
                 compose_ts(now.saturating_sub(BOUNDED_GRACE_MS), 0)
             }
             EVENTUALLY => 0,

@@ -109,7 +109,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
         fields_data,
         collection_name: coll.name.clone(),
         output_fields,
-        session_ts: p.catalog.tso(),
+        session_ts: p.coord.tso(),
         primary_field_name: pk_name,
         element_indices: Vec::new(),
     })

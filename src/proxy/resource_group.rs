@@ -40,7 +40,7 @@ pub async fn describe_resource_group(
         return Err(QuiverError::ResourceGroupNotFound(r.resource_group));
     }
     let num_loaded_replica: HashMap<String, i32> = p
-        .catalog
+        .coord
         .all_collections()
         .into_iter()
         .filter(|c| c.loaded || !c.loaded_partitions.is_empty())

@@ -7,7 +7,7 @@ use quiver_storage::{CollectionSchema, DataType, FieldSchema, ScalarValue};
 
 use crate::proto::schema as s;
 use crate::proto::schema::value_field::Data as VData;
-use quiver_engine::catalog::validate_name;
+use quiver_engine::catalog::names;
 use quiver_engine::error::{invalid, Result};
 
 /// Longest VARCHAR Milvus accepts.
@@ -89,7 +89,7 @@ pub fn parse_schema(name: &str, bytes: &[u8]) -> Result<(CollectionSchema, Vec<u
 }
 
 fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
-    validate_name(&pf.name, "field")?;
+    names::field(&pf.name)?;
     if pf.is_dynamic {
         return Err(invalid(format!(
             "cannot explicitly set a field as a dynamic field: {}",

@@ -105,7 +105,7 @@ async fn vectors_by_ids(
 }
 
 pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::SearchResults> {
-    let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let coll = p.lookup_collection(&ctx, &r.db_name, &r.collection_name)?;
     if !r.sub_reqs.is_empty() {
         return Err(QuiverError::Unsupported(
             "advanced search with sub-requests".into(),

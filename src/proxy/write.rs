@@ -11,7 +11,7 @@ use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
 
-use quiver_engine::catalog::{CollectionMeta, DEFAULT_PARTITION};
+use quiver_engine::catalog::{names, CollectionMeta, DEFAULT_PARTITION};
 use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
 use quiver_engine::roles::QueryRequest;
 use quiver_engine::segment::PartitionId;
@@ -106,7 +106,11 @@ async fn write_rows(
         num_rows,
     } = rows;
     let coll = p.collection(ctx, db, collection)?;
-    let catalog = p.catalog.clone();
+    // Milvus checks a named partition's form before routing rows to it.
+    if !partition.is_empty() && !coll.has_partition_key() {
+        names::partition(partition)?;
+    }
+    let catalog = p.coord.clone();
     let mut next_id = move || catalog.next_id();
     let batch = convert::insert_batch(
         &coll.schema,
@@ -132,7 +136,7 @@ fn mutation(p: &Proxy, ids: Option<s::IDs>, n: usize, ts: Timestamp) -> m::Mutat
         i_ds: ids,
         succ_index: (0..n as u32).collect(),
         acknowledged: true,
-        timestamp: if ts == 0 { p.catalog.tso() } else { ts },
+        timestamp: if ts == 0 { p.coord.tso() } else { ts },
         ..Default::default()
     }
 }
@@ -186,6 +190,7 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
     let partitions = if r.partition_name.is_empty() {
         None
     } else {
+        names::partition(&r.partition_name)?;
         Some(vec![
             coll.partition(&r.partition_name)
                 .ok_or_else(|| QuiverError::PartitionNotFound(r.partition_name.clone()))?
@@ -205,7 +210,7 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
             offset: 0,
             count_only: false,
             output: Vec::new(),
-            guarantee_ts: p.catalog.tso(),
+            guarantee_ts: p.coord.tso(),
             deadline: None,
         })
         .await?;
@@ -223,7 +228,7 @@ pub async fn flush(p: Arc<Proxy>, ctx: Ctx, r: m::FlushRequest) -> Result<m::Flu
         ..Default::default()
     };
     for name in &r.collection_names {
-        let coll = p.catalog.collection(&db, name)?;
+        let coll = p.coord.collection(&db, name)?;
         p.data.flush(coll.id).await?;
         let segs: Vec<i64> = p
             .data
@@ -233,7 +238,7 @@ pub async fn flush(p: Arc<Proxy>, ctx: Ctx, r: m::FlushRequest) -> Result<m::Flu
             .filter(|s| s.sealed)
             .map(|s| s.id)
             .collect();
-        let ts = p.catalog.tso();
+        let ts = p.coord.tso();
         out.coll_seg_i_ds
             .insert(name.clone(), s::LongArray { data: segs.clone() });
         out.flush_coll_seg_i_ds
@@ -263,7 +268,7 @@ pub async fn flush_all(
     r: m::FlushAllRequest,
 ) -> Result<m::FlushAllResponse> {
     let dbs: Vec<String> = if r.db_name.is_empty() && ctx.header_db.is_empty() {
-        p.catalog
+        p.coord
             .list_databases()
             .into_iter()
             .map(|d| d.name)
@@ -272,13 +277,13 @@ pub async fn flush_all(
         vec![ctx.db(&r.db_name).to_string()]
     };
     for db in dbs {
-        for c in p.catalog.list_collections(&db)? {
+        for c in p.coord.list_collections(&db)? {
             p.data.flush(c.id).await?;
         }
     }
     Ok(m::FlushAllResponse {
         status: ok_status(),
-        flush_all_ts: p.catalog.tso(),
+        flush_all_ts: p.coord.tso(),
         ..Default::default()
     })
 }

@@ -5,7 +5,9 @@
 //! visible, so an acknowledged DDL survives a crash. Records are copy-on-write
 //! `Arc`s: readers hold a consistent `CollectionMeta` for a whole request.
 
+mod change;
 pub mod model;
+pub mod names;
 pub mod tso;
 pub mod users;
 
@@ -16,6 +18,7 @@ use parking_lot::RwLock;
 use quiver_storage::{MetaOp, MetaStore};
 use serde::Serialize;
 
+pub use change::CollectionChange;
 pub use model::*;
 pub use tso::Tso;
 
@@ -149,7 +152,7 @@ impl Catalog {
 
     /// Creates a database.
     pub fn create_database(&self, name: &str, properties: Vec<(String, String)>) -> Result<()> {
-        validate_name(name, "database")?;
+        names::database(name)?;
         let mut st = self.state.write();
         if st.dbs.contains_key(name) {
             return Err(QuiverError::DatabaseInvalid(format!(
@@ -169,6 +172,8 @@ impl Catalog {
 
     /// Drops an empty database other than `default`.
     pub fn drop_database(&self, name: &str) -> Result<()> {
+        // Milvus checks the name's form before looking the database up.
+        names::database(name)?;
         if name == DEFAULT_DB {
             return Err(QuiverError::DatabaseInvalid(
                 "can not drop default database".into(),
@@ -371,6 +376,15 @@ impl Catalog {
         Ok((next, out))
     }
 
+    /// Applies one named change to the collection's record and persists it.
+    pub fn alter_collection(
+        &self,
+        id: i64,
+        change: CollectionChange,
+    ) -> Result<Arc<CollectionMeta>> {
+        Ok(self.update_collection(id, |m| change.apply(m))?.0)
+    }
+
     // ---------------------------------------------------------------- partitions
 
     /// Adds a partition unless one of that name exists; refuses once the
@@ -422,7 +436,9 @@ impl Catalog {
     /// Points `alias` at `collection` (a real collection name). `replace`
     /// re-points an existing alias (AlterAlias); otherwise it must not exist.
     pub fn set_alias(&self, db: &str, alias: &str, collection: &str, replace: bool) -> Result<()> {
-        validate_name(alias, "alias")?;
+        // Milvus checks both names' form first, the alias before the collection.
+        names::alias(alias)?;
+        names::collection(collection)?;
         let mut st = self.state.write();
         let key = (db.to_string(), alias.to_string());
         if st.names.contains_key(&key) {
@@ -539,25 +555,6 @@ pub fn merge_properties(
             None => props.push((k, v)),
         }
     }
-}
-
-/// Milvus naming rules: a letter or underscore, then letters, digits, underscores
-/// (database names may also contain dashes), at most 255 characters.
-pub fn validate_name(name: &str, what: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let ok_first = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    let ok_rest = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || (what == "database" && c == '-'));
-    if name.is_empty() || name.len() > 255 || !ok_first || !ok_rest {
-        return Err(QuiverError::InvalidParameter(format!(
-            "invalid {what} name [{name}]: the first character must be an underscore or a letter, \
-             the rest underscores, letters or digits, at most 255 characters"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

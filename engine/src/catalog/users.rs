@@ -186,29 +186,23 @@ impl Users {
         true
     }
 
-    /// Creates a user (Milvus: 6–256 character passwords).
+    /// Creates a user; the name's form, then the password's length, as Milvus
+    /// checks them (see [`super::names`]).
     pub fn create(&self, name: &str, password: &str) -> Result<()> {
-        super::validate_name(name, "user")?;
-        if !(6..=256).contains(&password.chars().count()) {
-            return Err(invalid(
-                "the length of password must be great than 6 and less than 256 characters",
-            ));
-        }
+        super::names::user(name)?;
+        super::names::password(password)?;
         if self.users.read().contains_key(name) {
             return Err(invalid(format!("user already exists: {name}")));
         }
         self.put(name, password)
     }
 
-    /// Changes a password after checking the old one.
+    /// Changes a password after checking the old one (the new password's
+    /// length first, as Milvus does).
     pub fn update(&self, name: &str, old: &str, new: &str) -> Result<()> {
+        super::names::password(new)?;
         if !self.verify(name, old) {
             return Err(invalid("old password not correct"));
-        }
-        if !(6..=256).contains(&new.chars().count()) {
-            return Err(invalid(
-                "the length of password must be great than 6 and less than 256 characters",
-            ));
         }
         self.put(name, new)
     }

@@ -19,18 +19,19 @@ use std::time::Duration;
 
 use super::manifest::segment_prefix;
 use super::{seal, CollectionData, DataNode};
-use crate::catalog::{CollectionMeta, IndexKind};
+use crate::catalog::{CollectionChange, CollectionMeta, IndexKind};
 use crate::error::Result;
 use crate::indexnode::{BuildError, BuildTask};
-use crate::segment::SegmentId;
+pub(super) use crate::roles::BuildKey;
 
 /// First wait before retrying a transient failure; doubled per attempt.
 const RETRY_BASE: Duration = Duration::from_secs(2);
 /// Longest wait between retries of one segment.
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// A build's identity: (collection, segment, field).
-pub(super) type BuildKey = (i64, SegmentId, i64);
+/// How often a build in flight reports its progress to the coordinator (and
+/// so how soon it learns that it was cancelled).
+const REPORT_EVERY: Duration = Duration::from_millis(50);
 
 /// How long to wait before the `attempt`-th retry (1-based).
 pub(super) fn retry_delay(attempt: u32) -> Duration {
@@ -41,7 +42,8 @@ pub(super) fn retry_delay(attempt: u32) -> Duration {
 
 impl DataNode {
     /// Starts builds for sealed segments that lack an HNSW graph the catalog
-    /// asks for. Indexes marked Failed are skipped.
+    /// asks for. Indexes marked Failed are skipped; a build already in the
+    /// coordinator's table is not started twice.
     pub fn ensure_indexes(self: &Arc<Self>, coll: &CollectionMeta) {
         let Ok(data) = self.collection(coll.id) else {
             return;
@@ -74,15 +76,6 @@ impl DataNode {
                     continue;
                 };
                 let key = (coll.id, seg.id, idx.field_id);
-                let progress = Arc::new(AtomicUsize::new(0));
-                let cancel = Arc::new(AtomicBool::new(false));
-                {
-                    let mut b = self.builds.lock();
-                    if b.contains_key(&key) {
-                        continue;
-                    }
-                    b.insert(key, (progress.clone(), cancel.clone()));
-                }
                 let task = BuildTask {
                     segment_key,
                     column: col,
@@ -98,19 +91,25 @@ impl DataNode {
                         m: idx.m,
                         ef_construction: idx.ef_construction,
                     },
-                    progress,
-                    cancel,
+                    progress: Arc::new(AtomicUsize::new(0)),
+                    cancel: Arc::new(AtomicBool::new(false)),
                     max_bytes: self.cfg.index_build_max_bytes,
                 };
                 let this = self.clone();
                 let data = data.clone();
                 let index_id = idx.id;
-                self.spawn(async move { this.run_build(data, key, index_id, task).await });
+                self.spawn(async move {
+                    if this.coord.claim_build(key).await {
+                        this.run_build(data, key, index_id, task).await;
+                    }
+                });
             }
         }
     }
 
-    /// Runs one build to its end and acts on how it ended (see the module doc).
+    /// Runs one claimed build to its end, reporting its progress to the
+    /// coordinator (whose answer says whether it was cancelled), and acts on
+    /// how it ended (see the module doc).
     async fn run_build(
         self: Arc<Self>,
         data: Arc<CollectionData>,
@@ -118,8 +117,30 @@ impl DataNode {
         index_id: i64,
         task: BuildTask,
     ) {
-        let ended = match self.index_node.build(task).await {
-            Ok(built) => match seal::attach_index(&self, &data, key.1, key.2, built).await {
+        let progress = task.progress.clone();
+        // Dropped with this future (shutdown), the guard stops the builder,
+        // which runs on its own pool and would otherwise go on.
+        let cancel = CancelOnDrop(task.cancel.clone());
+        let build = self.index_node.build(task);
+        tokio::pin!(build);
+        let mut tick = tokio::time::interval(REPORT_EVERY);
+        let outcome = loop {
+            tokio::select! {
+                out = &mut build => break out,
+                _ = tick.tick() => {
+                    if !self.coord.report_build(key, progress.load(Ordering::Relaxed)).await {
+                        cancel.0.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        };
+        let cancelled = self.coord.end_build(key).await;
+        let ended = match outcome {
+            Ok(built) if cancelled => {
+                let _ = self.store.delete(&built.graph_key).await;
+                Ended::Cancelled
+            }
+            Ok(built) => match seal::attach_index(&self, &data, key, index_id, built).await {
                 Ok(()) => Ended::Attached,
                 Err(e) => Ended::PersistFailed(e.to_string()),
             },
@@ -127,11 +148,6 @@ impl DataNode {
             Err(BuildError::Rejected(reason)) => Ended::Rejected(reason),
             Err(BuildError::Storage(e)) => Ended::PersistFailed(e),
         };
-        let cancelled = self
-            .builds
-            .lock()
-            .remove(&key)
-            .is_some_and(|(_, c)| c.load(Ordering::Relaxed));
         match ended {
             Ended::Attached | Ended::Cancelled => {
                 self.retries.lock().remove(&key);
@@ -143,7 +159,7 @@ impl DataNode {
             Ended::Rejected(reason) => {
                 tracing::warn!(collection = key.0, segment = key.1, %reason, "index build failed");
                 self.retries.lock().remove(&key);
-                self.mark_index_failed(key.0, index_id, &reason);
+                self.mark_index_failed(key.0, index_id, reason).await;
             }
         }
     }
@@ -166,33 +182,28 @@ impl DataNode {
             "persisting an index failed; retrying"
         );
         tokio::time::sleep(delay).await;
-        if let Some(meta) = self.catalog.collection_by_id(key.0) {
+        if let Some(meta) = self.coord.collection_by_id(key.0) {
             self.ensure_indexes(&meta);
         }
     }
 
     /// Records in the catalog that an index failed, so it is reported and
     /// never scheduled again (a later record of the same index keeps the first reason).
-    fn mark_index_failed(&self, coll: i64, index_id: i64, reason: &str) {
-        let res = self.catalog.update_collection(coll, |m| {
-            if let Some(i) = m.indexes.iter_mut().find(|i| i.id == index_id) {
-                if i.fail_reason.is_none() {
-                    i.fail_reason = Some(reason.to_string());
-                }
-            }
-            Ok(())
-        });
-        if let Err(e) = res {
+    async fn mark_index_failed(&self, coll: i64, index_id: i64, reason: String) {
+        let change = CollectionChange::IndexFailed { index_id, reason };
+        if let Err(e) = self.coord.alter_collection(coll, change).await {
             tracing::warn!(collection = coll, error = %e, "could not record a failed index");
         }
     }
 
-    /// (indexed_rows, total_rows, pending_rows) of the index on `field_id`.
-    pub fn index_progress(&self, coll: i64, field_id: i64) -> (usize, usize, usize) {
+    /// (indexed_rows, total_rows, pending_rows) of the index on `field_id`:
+    /// sealed segments with the graph count as indexed, builds in flight by
+    /// the rows they report to the coordinator.
+    pub async fn index_progress(&self, coll: i64, field_id: i64) -> (usize, usize, usize) {
         let Ok(data) = self.collection(coll) else {
             return (0, 0, 0);
         };
-        let builds = self.builds.lock();
+        let in_flight = self.coord.builds_in_flight(coll, field_id).await;
         let (mut indexed, mut total, mut pending) = (0, 0, 0);
         for seg in data.snapshot() {
             total += seg.rows;
@@ -202,9 +213,10 @@ impl DataNode {
             if seg.index_for(field_id).is_some() {
                 indexed += seg.rows;
             } else {
-                let done = builds
-                    .get(&(coll, seg.id, field_id))
-                    .map(|(p, _)| p.load(Ordering::Relaxed).min(seg.rows))
+                let done = in_flight
+                    .iter()
+                    .find(|(s, _)| *s == seg.id)
+                    .map(|(_, rows)| (*rows).min(seg.rows))
                     .unwrap_or(0);
                 indexed += done;
                 pending += seg.rows - done;
@@ -215,7 +227,7 @@ impl DataNode {
 
     /// Cancels builds and removes graphs of the index on `field_id`.
     pub async fn drop_index(&self, coll: i64, field_id: i64) -> Result<()> {
-        self.cancel_builds(|c, _, f| c == coll && f == field_id);
+        self.coord.cancel_builds(coll, Some(field_id)).await;
         self.retries
             .lock()
             .retain(|(c, _, f), _| !(*c == coll && *f == field_id));
@@ -248,16 +260,17 @@ impl DataNode {
 
     /// Cancels the collection's index builds in flight (ReleaseCollection); the
     /// next load or flush starts them again.
-    pub fn cancel_index_builds(&self, coll: i64) {
-        self.cancel_builds(|c, _, _| c == coll);
+    pub async fn cancel_index_builds(&self, coll: i64) {
+        self.coord.cancel_builds(coll, None).await;
     }
+}
 
-    pub(super) fn cancel_builds(&self, pred: impl Fn(i64, SegmentId, i64) -> bool) {
-        for ((c, s, f), (_, cancel)) in self.builds.lock().iter() {
-            if pred(*c, *s, *f) {
-                cancel.store(true, Ordering::Relaxed);
-            }
-        }
+/// Sets a builder's cancel flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

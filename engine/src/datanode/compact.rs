@@ -85,7 +85,7 @@ async fn merge(node: &Arc<DataNode>, data: &Arc<CollectionData>, ids: &[SegmentI
         return Ok(());
     };
     let partition = first.partition;
-    let new_id = node.catalog.next_id();
+    let new_id = node.coord.next_id();
     // Rows carried over: (old segment, old row) in new-row order.
     let mut moved: Vec<(SegmentId, u32)> = Vec::new();
     let mut parts: Vec<RecordBatch> = Vec::new();

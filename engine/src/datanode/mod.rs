@@ -18,7 +18,6 @@ pub mod tsafe;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -31,9 +30,10 @@ use tokio_util::task::TaskTracker;
 pub use collection::{pk_values, CollectionData};
 pub use record::WalRecord;
 
-use crate::catalog::{Catalog, CollectionMeta};
+use crate::catalog::CollectionMeta;
 use crate::error::{QuiverError, Result};
 use crate::indexnode::IndexNode;
+use crate::roles::Coordinator;
 use crate::segment::PartitionId;
 
 /// Data-role settings.
@@ -51,19 +51,16 @@ pub struct DataNodeConfig {
     pub index_build_max_bytes: usize,
 }
 
-/// A build in flight: (collection, segment, field) → progress and cancel flag.
-type Builds = HashMap<build::BuildKey, (Arc<AtomicUsize>, Arc<AtomicBool>)>;
-
 /// The data role.
 pub struct DataNode {
     cfg: DataNodeConfig,
-    catalog: Arc<Catalog>,
+    /// Ids, timestamps, collection metadata and the index build table.
+    coord: Arc<dyn Coordinator>,
     meta: Arc<dyn MetaStore>,
     store: ObjectStorage,
     wal: Wal,
     index_node: Arc<IndexNode>,
     collections: RwLock<HashMap<i64, Arc<CollectionData>>>,
-    builds: Mutex<Builds>,
     /// Failed attempts to persist a build, per build, for back-off.
     retries: Mutex<HashMap<build::BuildKey, u32>>,
     /// Every background task (seals, compactions, builds, file removal,
@@ -77,13 +74,13 @@ impl DataNode {
     /// replays the WAL past each collection's checkpoint.
     pub async fn open(
         cfg: DataNodeConfig,
-        catalog: Arc<Catalog>,
+        coord: Arc<dyn Coordinator>,
         meta: Arc<dyn MetaStore>,
         store: ObjectStorage,
         index_node: Arc<IndexNode>,
     ) -> Result<Arc<DataNode>> {
         let mut collections = HashMap::new();
-        for c in catalog.all_collections() {
+        for c in coord.all_collections() {
             let data = seal::recover_collection(&c, meta.as_ref(), &store).await?;
             collections.insert(c.id, Arc::new(data));
         }
@@ -121,11 +118,11 @@ impl DataNode {
                 WalRecord::Insert {
                     partition, batch, ..
                 } => {
-                    let exists = catalog
+                    let exists = coord
                         .collection_by_id(data.id)
                         .is_some_and(|m| m.partitions.iter().any(|p| p.id == partition));
                     if exists {
-                        data.apply_insert(&mut st, lsn, partition, batch, || catalog.next_id())?;
+                        data.apply_insert(&mut st, lsn, partition, batch, || coord.next_id())?;
                     }
                 }
                 WalRecord::Delete { pks, .. } => {
@@ -138,18 +135,17 @@ impl DataNode {
         }
         let node = Arc::new(DataNode {
             cfg,
-            catalog,
+            coord,
             meta,
             store,
             wal,
             index_node,
             collections: RwLock::new(collections),
-            builds: Mutex::new(HashMap::new()),
             retries: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
         });
-        for c in node.catalog.all_collections() {
+        for c in node.coord.all_collections() {
             node.ensure_indexes(&c);
         }
         // Files of collections dropped before this start are not needed.
@@ -176,7 +172,7 @@ impl DataNode {
 
     /// Forgets a collection and removes its files.
     pub async fn drop_collection(&self, id: i64) -> Result<()> {
-        self.cancel_builds(|c, _, _| c == id);
+        self.coord.cancel_builds(id, None).await;
         let removed = self.collections.write().remove(&id);
         if removed.is_some() {
             self.meta.delete(&manifest::manifest_key(id))?;
@@ -223,7 +219,7 @@ impl DataNode {
                 }
                 let row_bytes = batch.get_array_memory_size() / batch.num_rows().max(1);
                 data.tsafe.begin();
-                let ts = self.catalog.tso();
+                let ts = self.coord.tso();
                 let applied = (|| {
                     let rec = WalRecord::Insert {
                         collection: coll,
@@ -236,8 +232,8 @@ impl DataNode {
                         unreachable!("constructed above")
                     };
                     let mut st = data.state.write();
-                    let rows = data
-                        .apply_insert(&mut st, lsn, partition, batch, || self.catalog.next_id())?;
+                    let rows =
+                        data.apply_insert(&mut st, lsn, partition, batch, || self.coord.next_id())?;
                     Ok::<_, QuiverError>((rows, ack))
                 })();
                 data.tsafe.end(ts);
@@ -272,7 +268,7 @@ impl DataNode {
         let (n, ack, ts) = {
             let _order = data.write_order.lock();
             data.tsafe.begin();
-            let ts = self.catalog.tso();
+            let ts = self.coord.tso();
             let applied = (|| {
                 let rec = WalRecord::Delete {
                     collection: coll,
@@ -300,7 +296,7 @@ impl DataNode {
         let data = self.collection(coll)?;
         seal::seal_collection(self, &data).await?;
         self.truncate_wal()?;
-        if let Some(meta) = self.catalog.collection_by_id(coll) {
+        if let Some(meta) = self.coord.collection_by_id(coll) {
             self.ensure_indexes(&meta);
         }
         let this = self.clone();
@@ -327,7 +323,7 @@ impl DataNode {
         };
         let n = compact::compact_collection(self, &data, seal_rows).await?;
         if n > 0 {
-            if let Some(meta) = self.catalog.collection_by_id(coll) {
+            if let Some(meta) = self.coord.collection_by_id(coll) {
                 self.ensure_indexes(&meta);
             }
         }
@@ -353,12 +349,12 @@ impl DataNode {
         });
     }
 
-    /// Stops background work: cancels index builds, drops seals, compactions
-    /// and the retention loop at their next await, and waits (up to `within`)
-    /// for all of them to end. Acknowledged writes are in the WAL already.
+    /// Stops background work: drops seals, compactions, index builds (which
+    /// stop their builder as they are dropped) and the retention loop at their
+    /// next await, and waits (up to `within`) for all of them to end.
+    /// Acknowledged writes are in the WAL already.
     pub async fn shutdown(&self, within: std::time::Duration) -> bool {
         self.stop.cancel();
-        self.cancel_builds(|_, _, _| true);
         self.tasks.close();
         tokio::time::timeout(within, self.tasks.wait())
             .await

@@ -17,7 +17,7 @@ use quiver_storage::{
 
 use super::collection::{seal_segment, CollectionData};
 use super::manifest::{manifest_key, segment_prefix, Manifest, SegmentEntry};
-use super::DataNode;
+use super::{build::BuildKey, DataNode};
 use crate::catalog::CollectionMeta;
 use crate::error::{QuiverError, Result};
 use crate::indexnode::Built;
@@ -276,13 +276,23 @@ fn write_manifest_with(
 pub async fn attach_index(
     node: &DataNode,
     data: &CollectionData,
-    segment: SegmentId,
-    field_id: i64,
+    (coll, segment, field_id): BuildKey,
+    index_id: i64,
     built: Built,
 ) -> Result<()> {
     let graph = Arc::new(built.graph);
     let key = built.graph_key;
     let _seal = data.seal_lock.lock().await;
+    // DropIndex removes the index from the catalog before it takes the seal
+    // lock to remove graphs: a build that ended in between must not attach.
+    let wanted = node
+        .coord
+        .collection_by_id(coll)
+        .is_some_and(|m| m.indexes.iter().any(|i| i.id == index_id));
+    if !wanted {
+        let _ = node.store().delete(&key).await;
+        return Ok(());
+    }
     {
         let mut st = data.state.write();
         let Some(slot) = st

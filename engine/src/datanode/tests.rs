@@ -12,29 +12,39 @@ use quiver_storage::{
 };
 
 use super::{DataNode, DataNodeConfig};
-use crate::catalog::{Catalog, CollectionMeta, IndexKind, IndexMeta, PartitionMeta};
+use crate::catalog::{
+    Catalog, CollectionChange, CollectionMeta, IndexKind, IndexMeta, PartitionMeta,
+};
+use crate::coord::LocalCoordinator;
 use crate::indexnode::IndexNode;
+use crate::roles::Coordinator;
 
 const DIM: usize = 8;
 
 struct Env {
     dir: tempfile::TempDir,
     meta: Arc<dyn MetaStore>,
-    catalog: Arc<Catalog>,
+    coord: Arc<dyn Coordinator>,
     store: ObjectStorage,
 }
 
 fn env() -> Env {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let meta: Arc<dyn MetaStore> = Arc::new(MemoryMetaStore::default());
-    let catalog = Arc::new(Catalog::open(meta.clone()).unwrap_or_else(|e| panic!("{e}")));
+    let coord = coordinator(&meta);
     let store = ObjectStorage::from_uri("", dir.path()).unwrap_or_else(|e| panic!("{e}"));
     Env {
         dir,
         meta,
-        catalog,
+        coord,
         store,
     }
+}
+
+/// A coordinator over the catalog persisted in `meta` (a "restart" of it).
+fn coordinator(meta: &Arc<dyn MetaStore>) -> Arc<dyn Coordinator> {
+    let catalog = Catalog::open(meta.clone()).unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(LocalCoordinator::new(Arc::new(catalog)))
 }
 
 fn config(dir: &Path, seal_idle: Duration, index_build_max_bytes: usize) -> DataNodeConfig {
@@ -50,7 +60,7 @@ fn config(dir: &Path, seal_idle: Duration, index_build_max_bytes: usize) -> Data
 async fn open(e: &Env, cfg: DataNodeConfig) -> Arc<DataNode> {
     DataNode::open(
         cfg,
-        e.catalog.clone(),
+        e.coord.clone(),
         e.meta.clone(),
         e.store.clone(),
         Arc::new(IndexNode::new(e.store.clone(), 2).unwrap_or_else(|e| panic!("{e}"))),
@@ -64,7 +74,7 @@ fn collection(e: &Env, name: &str, dim: usize) -> CollectionMeta {
     pk.is_primary = true;
     let mut v = FieldSchema::new(101, "v", DataType::FloatVector);
     v.dim = Some(dim);
-    let c = &e.catalog;
+    let c = &e.coord;
     CollectionMeta {
         id: c.next_id(),
         db: "default".into(),
@@ -95,7 +105,7 @@ fn collection(e: &Env, name: &str, dim: usize) -> CollectionMeta {
 
 fn hnsw(e: &Env) -> IndexMeta {
     IndexMeta {
-        id: e.catalog.next_id(),
+        id: e.coord.next_id(),
         name: "v".into(),
         field_id: 101,
         field_name: "v".into(),
@@ -105,7 +115,7 @@ fn hnsw(e: &Env) -> IndexMeta {
         metric: Some(quiver_index::Metric::L2),
         m: 8,
         ef_construction: 32,
-        created_ts: e.catalog.tso(),
+        created_ts: e.coord.tso(),
         fail_reason: None,
     }
 }
@@ -129,8 +139,9 @@ fn rows(first: i64, n: usize, dim: usize) -> RecordBatch {
 
 async fn create(e: &Env, node: &DataNode, meta: &CollectionMeta) {
     assert!(e
-        .catalog
-        .create_collection(meta.clone(), |_| false)
+        .coord
+        .create_collection(meta.clone())
+        .await
         .unwrap_or_else(|e| panic!("{e}")));
     node.create_collection(meta)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -154,6 +165,24 @@ async fn eventually(mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// The index progress once it equals `want`, or the last one seen after ten seconds.
+async fn progress_reaches(
+    node: &DataNode,
+    coll: i64,
+    field: i64,
+    want: (usize, usize, usize),
+) -> (usize, usize, usize) {
+    let mut seen = node.index_progress(coll, field).await;
+    for _ in 0..200 {
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = node.index_progress(coll, field).await;
+    }
+    seen
+}
+
 /// Drops the node once no background task holds it, so the next open owns the WAL.
 async fn close(node: Arc<DataNode>) {
     assert!(eventually(|| Arc::strong_count(&node) == 1).await);
@@ -161,7 +190,7 @@ async fn close(node: Arc<DataNode>) {
 }
 
 fn fail_reason(e: &Env, id: i64) -> Option<String> {
-    e.catalog
+    e.coord
         .collection_by_id(id)
         .and_then(|c| c.indexes.first().and_then(|i| i.fail_reason.clone()))
 }
@@ -189,15 +218,19 @@ async fn refused_build_marks_index_failed_and_is_not_retried_after_restart() {
     assert!(eventually(|| fail_reason(&e, meta.id).is_some()).await);
     let reason = fail_reason(&e, meta.id).unwrap_or_default();
     assert!(reason.contains("index_build_max_bytes"), "{reason}");
-    assert_eq!(node.index_progress(meta.id, 101).0, 0);
+    assert_eq!(node.index_progress(meta.id, 101).await.0, 0);
     close(node).await;
 
     // The failure is in the catalog: a restart (same bound) builds nothing.
-    let catalog = Arc::new(Catalog::open(e.meta.clone()).unwrap_or_else(|e| panic!("{e}")));
-    let e = Env { catalog, ..e };
+    let e = Env {
+        coord: coordinator(&e.meta),
+        ..e
+    };
     assert_eq!(fail_reason(&e, meta.id), Some(reason));
     let node = open(&e, config(e.dir.path(), idle, 1)).await;
-    assert!(node.builds.lock().is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(e.coord.builds_in_flight(meta.id, 101).await.is_empty());
+    assert_eq!(node.index_progress(meta.id, 101).await, (0, 64, 64));
     assert_eq!(
         node.collection(meta.id).map(|d| d.live_rows()).ok(),
         Some(64)
@@ -209,17 +242,18 @@ async fn refused_build_marks_index_failed_and_is_not_retried_after_restart() {
     node.drop_index(meta.id, 101)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let fresh = hnsw(&e);
-    let (updated, _) = e
-        .catalog
-        .update_collection(meta.id, |m| {
-            m.indexes.clear();
-            m.indexes.push(fresh);
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let old: Vec<i64> = meta.indexes.iter().map(|i| i.id).collect();
+    let fresh = CollectionChange::AddIndex(hnsw(&e));
+    let ok = |r: crate::error::Result<Arc<CollectionMeta>>| r.unwrap_or_else(|e| panic!("{e}"));
+    ok(e.coord
+        .alter_collection(meta.id, CollectionChange::DropIndexes(old))
+        .await);
+    let updated = ok(e.coord.alter_collection(meta.id, fresh).await);
     node.ensure_indexes(&updated);
-    assert!(eventually(|| node.index_progress(meta.id, 101) == (64, 64, 0)).await);
+    assert_eq!(
+        progress_reaches(&node, meta.id, 101, (64, 64, 0)).await,
+        (64, 64, 0)
+    );
     assert_eq!(fail_reason(&e, meta.id), None);
 }
 
@@ -241,8 +275,9 @@ async fn wal_of_dropped_and_idle_collections_is_removed() {
     let before = dir_bytes(&wal_dir);
     assert!(before > 2_000_000, "{before}");
 
-    e.catalog
+    e.coord
         .drop_collection("default", "big")
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     node.drop_collection(big.id)
         .await
@@ -302,7 +337,7 @@ async fn query_node_stops_at_a_passed_deadline() {
     insert(&node, &meta, rows(0, 50, DIM)).await;
     let qn = QueryNode::new(
         node.clone(),
-        e.catalog.clone(),
+        e.coord.clone(),
         Default::default(),
         Default::default(),
     );
@@ -332,7 +367,7 @@ async fn query_node_stops_at_a_passed_deadline() {
         count_only: true,
         pks: None,
         output: Vec::new(),
-        guarantee_ts: e.catalog.tso(),
+        guarantee_ts: e.coord.tso(),
         deadline,
     };
     let past = Instant::now()

@@ -20,11 +20,11 @@ use async_trait::async_trait;
 use quiver_filter::{Filter, Limits};
 use quiver_storage::CollectionSchema;
 
-use crate::catalog::Catalog;
 use crate::datanode::{CollectionData, DataNode};
 use crate::error::{no_primary_key, QuiverError, Result};
 use crate::roles::{
-    FilterExpr, GuaranteeTs, QueryRequest, QueryResult, QueryService, SearchRequest, SearchResult,
+    Coordinator, FilterExpr, GuaranteeTs, QueryRequest, QueryResult, QueryService, SearchRequest,
+    SearchResult,
 };
 use crate::segment::Segment;
 use exec::{Grouping, QueryPlan, SearchPlan};
@@ -38,7 +38,7 @@ const MAX_GUARANTEE_WAIT: Duration = Duration::from_secs(10);
 /// The query role.
 pub struct QueryNode {
     data: Arc<DataNode>,
-    catalog: Arc<Catalog>,
+    coord: Arc<dyn Coordinator>,
     limits: Limits,
     filters: Arc<FilterCache>,
 }
@@ -48,13 +48,13 @@ impl QueryNode {
     /// `limits` (the same the proxy validated them with), through `filters`.
     pub fn new(
         data: Arc<DataNode>,
-        catalog: Arc<Catalog>,
+        coord: Arc<dyn Coordinator>,
         limits: Limits,
         filters: Arc<FilterCache>,
     ) -> Self {
         QueryNode {
             data,
-            catalog,
+            coord,
             limits,
             filters,
         }
@@ -72,11 +72,7 @@ impl QueryNode {
         }
         let limit = Instant::now() + MAX_GUARANTEE_WAIT;
         let until = deadline.map_or(limit, |d| d.min(limit));
-        if data
-            .tsafe
-            .wait(guarantee, || self.catalog.tso(), until)
-            .await
-        {
+        if data.tsafe.wait(guarantee, || self.coord.tso(), until).await {
             Ok(())
         } else {
             Err(QuiverError::DeadlineExceeded(format!(

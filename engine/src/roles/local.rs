@@ -85,7 +85,7 @@ impl IndexService for LocalData {
     }
 
     async fn progress(&self, id: CollectionId, field_id: i64) -> Result<IndexProgress> {
-        let (indexed_rows, total_rows, pending_rows) = self.0.index_progress(id, field_id);
+        let (indexed_rows, total_rows, pending_rows) = self.0.index_progress(id, field_id).await;
         Ok(IndexProgress {
             indexed_rows,
             total_rows,
@@ -98,7 +98,7 @@ impl IndexService for LocalData {
     }
 
     async fn cancel_builds(&self, id: CollectionId) -> Result<()> {
-        self.0.cancel_index_builds(id);
+        self.0.cancel_index_builds(id).await;
         Ok(())
     }
 }

@@ -6,13 +6,14 @@
 //! (`quiver serve`) implements them in process ([`crate::querynode::QueryNode`],
 //! [`crate::datanode::DataNode`]); cluster mode puts a `quiver.internal` gRPC
 //! hop behind the same traits.
-//!
-//! The coordinator's part (catalog, id and timestamp allocation) is still the
-//! [`crate::catalog::Catalog`] type itself.
+//! The coordinator's part (catalog, id and timestamp allocation, the index
+//! build table) is [`Coordinator`].
 
+mod coord;
 mod local;
 pub mod plan;
 
+pub use coord::{BuildKey, CollectionChange, Coordinator};
 pub use local::LocalData;
 
 use arrow::array::RecordBatch;

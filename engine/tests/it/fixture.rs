@@ -1,4 +1,4 @@
-//! A data node, query node and catalog over a temporary directory, and the
+//! A data node, query node and coordinator over a temporary directory, and the
 //! small collection (int64 pk, 8-d vectors, an int64 `tag`) every test uses.
 
 use std::sync::Arc;
@@ -7,11 +7,12 @@ use std::time::Duration;
 use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType as ArrowType, Field};
 use quiver_engine::catalog::{Catalog, CollectionMeta, PartitionMeta};
+use quiver_engine::coord::LocalCoordinator;
 use quiver_engine::datanode::{DataNode, DataNodeConfig};
 use quiver_engine::indexnode::IndexNode;
 use quiver_engine::querynode::{FilterCache, QueryNode};
 use quiver_engine::roles::{
-    FilterExpr, LocalData, OutputSpec, QueryRequest, QueryService, SearchRequest,
+    Coordinator, FilterExpr, LocalData, OutputSpec, QueryRequest, QueryService, SearchRequest,
 };
 use quiver_index::Metric;
 use quiver_storage::{
@@ -61,7 +62,7 @@ impl Env {
 
 /// One running engine.
 pub struct Node {
-    pub catalog: Arc<Catalog>,
+    pub coord: Arc<dyn Coordinator>,
     pub data: Arc<DataNode>,
     pub local: LocalData,
     pub query: QueryNode,
@@ -71,7 +72,9 @@ impl Node {
     /// Opens (or recovers) the engine over `env`; `segment_max_bytes` small
     /// makes inserts seal on their own.
     pub async fn open(env: &Env, segment_max_bytes: usize) -> Node {
-        let catalog = Arc::new(ok(Catalog::open(env.meta.clone())));
+        let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new(Arc::new(ok(
+            Catalog::open(env.meta.clone()),
+        ))));
         let index = Arc::new(ok(IndexNode::new(env.store.clone(), 1)));
         let data = ok(DataNode::open(
             DataNodeConfig {
@@ -81,7 +84,7 @@ impl Node {
                 seal_idle: Duration::from_secs(600),
                 index_build_max_bytes: 1 << 30,
             },
-            catalog.clone(),
+            coord.clone(),
             env.meta.clone(),
             env.store.clone(),
             index,
@@ -89,21 +92,21 @@ impl Node {
         .await);
         let query = QueryNode::new(
             data.clone(),
-            catalog.clone(),
+            coord.clone(),
             Default::default(),
             Arc::new(FilterCache::default()),
         );
         Node {
-            catalog,
+            coord,
             local: LocalData(data.clone()),
             data,
             query,
         }
     }
 
-    /// Creates the test collection `name` in the catalog and the data node.
+    /// Creates the test collection `name` in the coordinator and the data node.
     pub async fn create(&self, name: &str) -> CollectionMeta {
-        let c = &self.catalog;
+        let c = &self.coord;
         let mut pk = FieldSchema::new(100, "id", DataType::Int64);
         pk.is_primary = true;
         let mut v = FieldSchema::new(VEC_FIELD, "v", DataType::FloatVector);
@@ -135,7 +138,7 @@ impl Node {
             loaded: true,
             loaded_partitions: vec![],
         };
-        assert!(ok(c.create_collection(meta.clone(), |_| false)));
+        assert!(ok(c.create_collection(meta.clone()).await));
         ok(self.data.create_collection(&meta));
         meta
     }
@@ -171,7 +174,7 @@ impl Node {
                 offset: 0,
                 count_only: false,
                 output: vec![],
-                guarantee_ts: self.catalog.tso(),
+                guarantee_ts: self.coord.tso(),
                 deadline: None,
             })
             .await);
@@ -201,7 +204,7 @@ impl Node {
                 group_by: None,
                 ignore_growing: false,
                 output: vec![OutputSpec::Field(TAG_FIELD)],
-                guarantee_ts: self.catalog.tso(),
+                guarantee_ts: self.coord.tso(),
                 deadline: None,
             })
             .await);

@@ -3,7 +3,7 @@
 //! read the sealed file from object storage, and recovery after a restart —
 //! on local files and on `memory://`.
 
-use quiver_engine::catalog::{IndexKind, IndexMeta};
+use quiver_engine::catalog::{CollectionChange, IndexKind, IndexMeta};
 use quiver_engine::roles::{DataService, IndexService, OutputSpec, QueryRequest, QueryService};
 use quiver_index::Metric;
 
@@ -12,7 +12,7 @@ use crate::fixture::{int, ok, rows, vector, Env, Node, TAG_FIELD, VEC_FIELD};
 /// An L2 HNSW index on the vector field.
 fn hnsw(node: &Node, m: usize, ef_construction: usize) -> IndexMeta {
     IndexMeta {
-        id: node.catalog.next_id(),
+        id: node.coord.next_id(),
         name: "v".into(),
         field_id: VEC_FIELD,
         field_name: "v".into(),
@@ -22,7 +22,7 @@ fn hnsw(node: &Node, m: usize, ef_construction: usize) -> IndexMeta {
         metric: Some(Metric::L2),
         m,
         ef_construction,
-        created_ts: node.catalog.tso(),
+        created_ts: node.coord.tso(),
         fail_reason: None,
     }
 }
@@ -40,7 +40,7 @@ async fn tags(node: &Node, meta: &quiver_engine::catalog::CollectionMeta) -> Vec
             offset: 0,
             count_only: false,
             output: vec![OutputSpec::Field(TAG_FIELD)],
-            guarantee_ts: node.catalog.tso(),
+            guarantee_ts: node.coord.tso(),
             deadline: None,
         })
         .await);
@@ -115,10 +115,10 @@ async fn whole_life(env: Env) {
 
     // An HNSW index is built from the sealed files in object storage.
     let index = hnsw(&node, 8, 64);
-    let (meta, _) = ok(node.catalog.update_collection(meta.id, |m| {
-        m.indexes.push(index.clone());
-        Ok(())
-    }));
+    let meta = ok(node
+        .coord
+        .alter_collection(meta.id, CollectionChange::AddIndex(index.clone()))
+        .await);
     ok(node.local.ensure_indexes(&meta).await);
     // (A compaction the last flush started may still swap segments, so wait
     // for the graph of the final layout.)
@@ -188,12 +188,9 @@ async fn unsealed_rows_are_replayed_after_restart() {
 async fn shutdown_stops_background_work() {
     let env = Env::local();
     let node = Node::open(&env, 1 << 30).await;
-    let mut meta = node.create("stop").await;
-    meta.indexes.push(hnsw(&node, 32, 400));
-    let (meta, _) = ok(node.catalog.update_collection(meta.id, |m| {
-        m.indexes = meta.indexes.clone();
-        Ok(())
-    }));
+    let meta = node.create("stop").await;
+    let add = CollectionChange::AddIndex(hnsw(&node, 32, 400));
+    let meta = ok(node.coord.alter_collection(meta.id, add).await);
     let ids: Vec<i64> = (0..20_000).collect();
     let part = meta.partitions[0].id;
     ok(node

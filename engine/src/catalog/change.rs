@@ -1,0 +1,141 @@
+//! The changes a collection record can undergo after it is created, as plain
+//! data.
+//!
+//! The proxy used to hand the catalog a closure that edited the record in
+//! place. A closure cannot cross a network, and a coordinator that receives
+//! one cannot log what it did; each DDL is therefore one named change with its
+//! arguments, applied here under the catalog's write lock and persisted with
+//! the rest of the record.
+
+use serde::{Deserialize, Serialize};
+
+use super::{merge_properties, CollectionMeta, IndexMeta};
+use crate::error::{QuiverError, Result};
+use crate::segment::PartitionId;
+
+/// One change to a collection's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum CollectionChange {
+    /// CreateIndex: adds the index unless the field already has the same one
+    /// (a no-op, as in Milvus); another index on the field or another field's
+    /// index of that name is refused.
+    AddIndex(IndexMeta),
+    /// DropIndex: removes these index ids.
+    DropIndexes(Vec<i64>),
+    /// AlterIndex: sets and deletes user parameters of the index `name`.
+    AlterIndexParams {
+        name: String,
+        set: Vec<(String, String)>,
+        delete: Vec<String>,
+    },
+    /// A build was refused for good: the index is Failed with this reason
+    /// (the first reason recorded is kept).
+    IndexFailed { index_id: i64, reason: String },
+    /// LoadCollection: everything is searchable.
+    Load,
+    /// ReleaseCollection: nothing is.
+    Release,
+    /// LoadPartitions: these become searchable; the collection counts as
+    /// loaded once every partition is.
+    LoadPartitions(Vec<PartitionId>),
+    /// ReleasePartitions.
+    ReleasePartitions(Vec<PartitionId>),
+    /// AlterCollection: sets and deletes collection properties.
+    AlterProperties {
+        set: Vec<(String, String)>,
+        delete: Vec<String>,
+    },
+    /// RenameCollection. `schema_proto` is the client's schema re-encoded
+    /// with the new name (the proxy owns the protobuf types).
+    Rename {
+        db: String,
+        name: String,
+        schema_proto: Vec<u8>,
+    },
+}
+
+impl CollectionChange {
+    /// Applies the change to a copy of the record.
+    pub(super) fn apply(self, m: &mut CollectionMeta) -> Result<()> {
+        match self {
+            CollectionChange::AddIndex(meta) => add_index(m, meta)?,
+            CollectionChange::DropIndexes(ids) => m.indexes.retain(|i| !ids.contains(&i.id)),
+            CollectionChange::AlterIndexParams { name, set, delete } => {
+                if let Some(i) = m.indexes.iter_mut().find(|i| i.name == name) {
+                    merge_properties(&mut i.params, set, &delete);
+                }
+            }
+            CollectionChange::IndexFailed { index_id, reason } => {
+                if let Some(i) = m.indexes.iter_mut().find(|i| i.id == index_id) {
+                    i.fail_reason.get_or_insert(reason);
+                }
+            }
+            CollectionChange::Load => {
+                m.loaded = true;
+                m.loaded_partitions.clear();
+            }
+            CollectionChange::Release => {
+                m.loaded = false;
+                m.loaded_partitions.clear();
+            }
+            CollectionChange::LoadPartitions(ids) => {
+                for id in ids {
+                    if !m.loaded_partitions.contains(&id) {
+                        m.loaded_partitions.push(id);
+                    }
+                }
+                let all = m.partitions.iter().map(|x| x.id);
+                if all.into_iter().all(|x| m.loaded_partitions.contains(&x)) {
+                    m.loaded = true;
+                }
+            }
+            CollectionChange::ReleasePartitions(ids) => {
+                if m.loaded {
+                    m.loaded = false;
+                    m.loaded_partitions = m.partitions.iter().map(|x| x.id).collect();
+                }
+                m.loaded_partitions.retain(|x| !ids.contains(x));
+            }
+            CollectionChange::AlterProperties { set, delete } => {
+                merge_properties(&mut m.properties, set, &delete);
+            }
+            CollectionChange::Rename {
+                db,
+                name,
+                schema_proto,
+            } => {
+                m.schema.name = name.clone();
+                m.name = name;
+                m.db = db;
+                m.schema_proto = schema_proto;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn add_index(m: &mut CollectionMeta, meta: IndexMeta) -> Result<()> {
+    if let Some(existing) = m.indexes.iter().find(|i| i.field_id == meta.field_id) {
+        let same = existing.kind == meta.kind
+            && existing.metric == meta.metric
+            && existing.m == meta.m
+            && existing.ef_construction == meta.ef_construction
+            && existing.name == meta.name;
+        return if same {
+            Ok(())
+        } else {
+            Err(QuiverError::IndexDuplicate(format!(
+                "field {} already has index {}",
+                meta.field_name, existing.name
+            )))
+        };
+    }
+    if m.indexes.iter().any(|i| i.name == meta.name) {
+        return Err(QuiverError::IndexDuplicate(format!(
+            "index name {} is used by another field",
+            meta.name
+        )));
+    }
+    m.indexes.push(meta);
+    Ok(())
+}
