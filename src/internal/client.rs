@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use quiver_engine::catalog::CollectionMeta;
 use quiver_engine::error::{QuiverError, Result};
 use quiver_engine::roles::{
-    DataService, IndexProgress, IndexService, QueryRequest, QueryResult, QueryService,
-    SearchRequest, SearchResult, SegmentInfo,
+    CompactRequest, CompactionJob, DataService, IndexProgress, IndexService, QueryRequest,
+    QueryResult, QueryService, SearchRequest, SearchResult, SegmentInfo,
 };
 use quiver_types::{CollectionId, PartitionId, PkValue, Timestamp};
 use tonic::transport::Channel;
@@ -139,10 +139,23 @@ impl DataService for DataClient {
         check(reply("data", self.0.clone().flush(coll(id)).await)?.error)
     }
 
-    async fn compact(&self, id: CollectionId) -> Result<usize> {
-        let r = reply("data", self.0.clone().compact(coll(id)).await)?;
+    async fn compact(&self, id: CollectionId, req: CompactRequest) -> Result<CompactionJob> {
+        let msg = pb::CompactRequest {
+            collection_id: id,
+            target_bytes: req.target_bytes,
+        };
+        let r = reply("data", self.0.clone().compact(msg).await)?;
         check(r.error)?;
-        size(r.count, "compacted segments")
+        r.job
+            .map(job_from_pb)
+            .ok_or_else(|| malformed("compaction without its job"))
+    }
+
+    async fn compaction(&self, job: i64) -> Result<Option<CompactionJob>> {
+        let msg = pb::CompactionJobRequest { job_id: job };
+        let r = reply("data", self.0.clone().compaction(msg).await)?;
+        check(r.error)?;
+        Ok(r.job.map(job_from_pb))
     }
 
     async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>> {

@@ -17,7 +17,9 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use quiver_engine::catalog::{CollectionMeta, PartitionMeta};
 use quiver_engine::error::{QuiverError, Result};
-use quiver_engine::roles::{DistRange, FilterExpr, GroupBy, OutputSpec, SegmentInfo};
+use quiver_engine::roles::{
+    CompactionJob, DistRange, FilterExpr, GroupBy, MergePlan, OutputSpec, SegmentInfo,
+};
 use quiver_storage::{batch_to_ipc, ipc_to_batch};
 use quiver_types::{PartitionId, PkValue};
 
@@ -261,6 +263,8 @@ pub fn segment_to_pb(s: &SegmentInfo) -> pb::SegmentInfo {
         live_rows: s.live_rows as u64,
         memory_bytes: s.memory_bytes as u64,
         sealed: s.sealed,
+        indexed_fields: s.indexed_fields.clone(),
+        compacted_from: s.compacted_from.clone(),
     }
 }
 
@@ -272,5 +276,47 @@ pub fn segment_from_pb(s: pb::SegmentInfo) -> Result<SegmentInfo> {
         live_rows: size(s.live_rows, "live rows")?,
         memory_bytes: size(s.memory_bytes, "memory bytes")?,
         sealed: s.sealed,
+        indexed_fields: s.indexed_fields,
+        compacted_from: s.compacted_from,
     })
+}
+
+/// A manual compaction and its plans.
+pub fn job_to_pb(j: &CompactionJob) -> pb::CompactionJob {
+    pb::CompactionJob {
+        id: j.id,
+        collection_id: j.collection,
+        plans: j
+            .plans
+            .iter()
+            .map(|p| pb::MergePlan {
+                id: p.id,
+                partition: p.partition,
+                sources: p.sources.clone(),
+                target: p.target,
+                done: p.done,
+                failure: p.failure.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The job of a [`job_to_pb`] message.
+pub fn job_from_pb(j: pb::CompactionJob) -> CompactionJob {
+    CompactionJob {
+        id: j.id,
+        collection: j.collection_id,
+        plans: j
+            .plans
+            .into_iter()
+            .map(|p| MergePlan {
+                id: p.id,
+                partition: p.partition,
+                sources: p.sources,
+                target: p.target,
+                done: p.done,
+                failure: p.failure,
+            })
+            .collect(),
+    }
 }

@@ -13,7 +13,9 @@ use quiver_engine::error::{QuiverError, Result};
 
 /// What a tonic handler returns (never the error: it travels in-band).
 type Reply<T> = std::result::Result<Response<T>, Status>;
-use quiver_engine::roles::{DataService, IndexService, QueryService};
+use quiver_engine::roles::{
+    CompactRequest, CompactionJob, DataService, IndexService, QueryService,
+};
 use tonic::{Request, Response, Status};
 
 use super::codec::*;
@@ -126,18 +128,21 @@ impl DataNode for DataGrpc {
         ack(guarded(self.0.flush(req.get_ref().collection_id)).await)
     }
 
-    async fn compact(&self, req: Request<pb::CollectionRequest>) -> Reply<pb::CountResponse> {
-        let out = guarded(self.0.compact(req.get_ref().collection_id)).await;
-        Ok(Response::new(match out {
-            Ok(n) => pb::CountResponse {
-                error: None,
-                count: n as u64,
-            },
-            Err(e) => pb::CountResponse {
-                error: Some(error_to_pb(&e)),
-                count: 0,
-            },
-        }))
+    async fn compact(&self, req: Request<pb::CompactRequest>) -> Reply<pb::CompactionResponse> {
+        let r = req.into_inner();
+        let want = CompactRequest {
+            target_bytes: r.target_bytes,
+        };
+        let out = guarded(self.0.compact(r.collection_id, want)).await;
+        Ok(Response::new(job_reply(out.map(Some))))
+    }
+
+    async fn compaction(
+        &self,
+        req: Request<pb::CompactionJobRequest>,
+    ) -> Reply<pb::CompactionResponse> {
+        let out = guarded(self.0.compaction(req.get_ref().job_id)).await;
+        Ok(Response::new(job_reply(out)))
     }
 
     async fn segments(&self, req: Request<pb::CollectionRequest>) -> Reply<pb::SegmentsResponse> {
@@ -189,5 +194,19 @@ impl IndexNode for IndexGrpc {
 
     async fn cancel_builds(&self, req: Request<pb::CollectionRequest>) -> Reply<pb::Ack> {
         ack(guarded(self.0.cancel_builds(req.get_ref().collection_id)).await)
+    }
+}
+
+/// A compaction job, or the error, as a response.
+fn job_reply(out: Result<Option<CompactionJob>>) -> pb::CompactionResponse {
+    match out {
+        Ok(job) => pb::CompactionResponse {
+            error: None,
+            job: job.as_ref().map(job_to_pb),
+        },
+        Err(e) => pb::CompactionResponse {
+            error: Some(error_to_pb(&e)),
+            job: None,
+        },
     }
 }

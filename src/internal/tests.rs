@@ -212,7 +212,10 @@ impl DataService for NoData {
     async fn flush(&self, _: i64) -> Result<()> {
         Err(QuiverError::ShuttingDown)
     }
-    async fn compact(&self, _: i64) -> Result<usize> {
+    async fn compact(&self, _: i64, _: CompactRequest) -> Result<CompactionJob> {
+        Err(QuiverError::ShuttingDown)
+    }
+    async fn compaction(&self, _: i64) -> Result<Option<CompactionJob>> {
         Err(QuiverError::ShuttingDown)
     }
     async fn segments(&self, _: i64) -> Result<Vec<SegmentInfo>> {

@@ -147,7 +147,7 @@ pub async fn describe_collection(
         status: ok_status(),
         schema: Some(echo_schema(&c)?),
         collection_id: c.id,
-        virtual_channel_names: vec![format!("quiver-dml_{}v0", c.id)],
+        virtual_channel_names: vec![super::misc::dml_channel(c.id)],
         physical_channel_names: vec!["quiver-dml_0".to_string()],
         created_timestamp: c.created_ts,
         created_utc_timestamp: physical_ms(c.created_ts),

@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::{ok_status, Ctx, Proxy, VERSION};
-use crate::proto::common::{CompactionState, SegmentState};
+use crate::proto::common::{CompactionState, CompactionTaskState, CompactionType, SegmentState};
 use crate::proto::common::{ServerInfo, Status};
 use crate::proto::milvus as m;
+use quiver_engine::catalog::{CollectionMeta, IndexKind};
 use quiver_engine::error::{QuiverError, Result};
+use quiver_engine::roles::{CompactRequest, CompactionJob, MergePlan, SegmentInfo};
 
 static NEXT_IDENTIFIER: AtomicI64 = AtomicI64::new(1);
 
@@ -147,6 +149,30 @@ pub async fn get_replicas(
     })
 }
 
+/// Milvus's `SegmentLevel.L1`: a sealed segment of ordinary rows (Quiver
+/// keeps deletes in masks, so it has no L0 delta segments).
+const LEVEL_L1: i32 = 2;
+/// Columnar Parquet segments, what Milvus calls storage format v2.
+const STORAGE_VERSION: i64 = 2;
+
+/// Whether a sealed segment has finished its post-seal work: a graph for
+/// every graph index of the collection. Milvus reports `is_sorted` once its
+/// sort (stats) task after a flush is done; Quiver's post-seal task is the
+/// index build, and tools (VectorDBBench) wait on this flag before they
+/// compact.
+fn post_seal_done(c: &CollectionMeta, s: &SegmentInfo) -> bool {
+    s.sealed
+        && c.indexes
+            .iter()
+            .filter(|i| i.kind == IndexKind::Hnsw && i.fail_reason.is_none())
+            .all(|i| s.indexed_fields.contains(&i.field_id))
+}
+
+/// The one DML channel name DescribeCollection reports for a collection.
+pub fn dml_channel(collection: i64) -> String {
+    format!("quiver-dml_{collection}v0")
+}
+
 pub async fn get_persistent_segment_info(
     p: Arc<Proxy>,
     ctx: Ctx,
@@ -165,7 +191,11 @@ pub async fn get_persistent_segment_info(
             partition_id: s.partition,
             num_rows: s.live_rows as i64,
             state: SegmentState::Flushed as i32,
-            ..Default::default()
+            level: LEVEL_L1,
+            is_sorted: post_seal_done(&coll, s),
+            storage_version: STORAGE_VERSION,
+            insert_channel: dml_channel(coll.id),
+            compaction_from: s.compacted_from.clone(),
         })
         .collect();
     Ok(m::GetPersistentSegmentInfoResponse {
@@ -180,25 +210,33 @@ pub async fn get_query_segment_info(
     r: m::GetQuerySegmentInfoRequest,
 ) -> Result<m::GetQuerySegmentInfoResponse> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    let vector_index = coll.indexes.iter().find(|i| i.kind == IndexKind::Hnsw);
     let infos = p
         .data
         .segments(coll.id)
         .await?
         .iter()
-        .map(|s| m::QuerySegmentInfo {
-            segment_id: s.id,
-            collection_id: coll.id,
-            partition_id: s.partition,
-            mem_size: s.memory_bytes as i64,
-            num_rows: s.live_rows as i64,
-            node_id: 1,
-            state: if s.sealed {
-                SegmentState::Sealed as i32
-            } else {
-                SegmentState::Growing as i32
-            },
-            node_ids: vec![1],
-            ..Default::default()
+        .map(|s| {
+            let index = vector_index.filter(|i| s.indexed_fields.contains(&i.field_id));
+            m::QuerySegmentInfo {
+                segment_id: s.id,
+                collection_id: coll.id,
+                partition_id: s.partition,
+                mem_size: s.memory_bytes as i64,
+                num_rows: s.live_rows as i64,
+                index_name: index.map(|i| i.name.clone()).unwrap_or_default(),
+                index_id: index.map(|i| i.id).unwrap_or_default(),
+                node_id: 1,
+                state: if s.sealed {
+                    SegmentState::Sealed as i32
+                } else {
+                    SegmentState::Growing as i32
+                },
+                node_ids: vec![1],
+                level: LEVEL_L1,
+                is_sorted: post_seal_done(&coll, s),
+                storage_version: STORAGE_VERSION,
+            }
         })
         .collect();
     Ok(m::GetQuerySegmentInfoResponse {
@@ -207,7 +245,13 @@ pub async fn get_query_segment_info(
     })
 }
 
-/// Compaction: sealing is what Quiver does on demand; report it as done.
+/// Milvus's `compactionID` when a manual compaction found nothing to do.
+const NO_COMPACTION: i64 = -1;
+
+/// ManualCompaction: flush, then plan and start the merges (a force merge
+/// into segments of `target_size` MB when that is set, as Milvus 2.6 and
+/// `MilvusClient.optimize` use it). Answers at once; clients poll
+/// GetCompactionState.
 pub async fn manual_compaction(
     p: Arc<Proxy>,
     ctx: Ctx,
@@ -223,22 +267,81 @@ pub async fn manual_compaction(
         })?,
     };
     p.data.flush(coll.id).await?;
-    p.data.compact(coll.id).await?;
+    let target_bytes = (r.target_size > 0).then(|| (r.target_size as u64).saturating_mul(1 << 20));
+    let job = p
+        .data
+        .compact(coll.id, CompactRequest { target_bytes })
+        .await?;
+    let (compaction_id, count) = match job.plans.len() {
+        0 => (NO_COMPACTION, 0),
+        n => (job.id, i32::try_from(n).unwrap_or(i32::MAX)),
+    };
     Ok(m::ManualCompactionResponse {
         status: ok_status(),
-        compaction_id: p.coord.next_id(),
-        compaction_plan_count: 0,
+        compaction_id,
+        compaction_plan_count: count,
     })
 }
 
+/// A job's state as Milvus sums it up: executing while any plan runs.
+fn job_state(job: Option<&CompactionJob>) -> CompactionState {
+    match job {
+        Some(j) if !j.done() => CompactionState::Executing,
+        _ => CompactionState::Completed,
+    }
+}
+
 pub async fn get_compaction_state(
-    _p: Arc<Proxy>,
+    p: Arc<Proxy>,
     _c: Ctx,
-    _r: m::GetCompactionStateRequest,
+    r: m::GetCompactionStateRequest,
 ) -> Result<m::GetCompactionStateResponse> {
+    let job = p.data.compaction(r.compaction_id).await?;
+    let plans = job.as_ref().map(|j| j.plans.as_slice()).unwrap_or_default();
+    let count = |f: fn(&MergePlan) -> bool| plans.iter().filter(|&p| f(p)).count() as i64;
     Ok(m::GetCompactionStateResponse {
         status: ok_status(),
-        state: CompactionState::Completed as i32,
-        ..Default::default()
+        state: job_state(job.as_ref()) as i32,
+        executing_plan_no: count(|p| !p.done),
+        timeout_plan_no: 0,
+        completed_plan_no: count(|p| p.done && p.failure.is_none()),
+        failed_plan_no: count(|p| p.failure.is_some()),
+    })
+}
+
+/// GetCompactionStateWithPlans (pymilvus `get_compaction_plans`): each
+/// merge's sources and target.
+pub async fn get_compaction_plans(
+    p: Arc<Proxy>,
+    _c: Ctx,
+    r: m::GetCompactionPlansRequest,
+) -> Result<m::GetCompactionPlansResponse> {
+    let job = p.data.compaction(r.compaction_id).await?;
+    let merge_infos = job
+        .iter()
+        .flat_map(|j| {
+            j.plans.iter().map(|p| m::CompactionMergeInfo {
+                sources: p.sources.clone(),
+                target: p.target,
+                plan_id: p.id,
+                trigger_id: j.id,
+                collection_id: j.collection,
+                partition_id: p.partition,
+                channel: dml_channel(j.collection),
+                r#type: CompactionType::Mix as i32,
+                state: match (p.done, &p.failure) {
+                    (false, _) => CompactionTaskState::Executing,
+                    (true, None) => CompactionTaskState::Completed,
+                    (true, Some(_)) => CompactionTaskState::Failed,
+                } as i32,
+                failure_reason: p.failure.clone().unwrap_or_default(),
+                targets: vec![p.target],
+            })
+        })
+        .collect();
+    Ok(m::GetCompactionPlansResponse {
+        status: ok_status(),
+        state: job_state(job.as_ref()) as i32,
+        merge_infos,
     })
 }

@@ -242,7 +242,7 @@ rpcs! {
     add_collection_struct_field: m::AddCollectionStructFieldRequest => Status = misc::unsupported_status;
     dummy: m::DummyRequest => m::DummyResponse = misc::unsupported;
     register_link: m::RegisterLinkRequest => m::RegisterLinkResponse = misc::unsupported;
-    get_compaction_state_with_plans: m::GetCompactionPlansRequest => m::GetCompactionPlansResponse = misc::unsupported;
+    get_compaction_state_with_plans: m::GetCompactionPlansRequest => m::GetCompactionPlansResponse = misc::get_compaction_plans;
     r#import: m::ImportRequest => m::ImportResponse = misc::unsupported;
     get_import_state: m::GetImportStateRequest => m::GetImportStateResponse = misc::unsupported;
     list_import_tasks: m::ListImportTasksRequest => m::ListImportTasksResponse = misc::unsupported;

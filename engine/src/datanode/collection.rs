@@ -60,7 +60,7 @@ pub struct CollectionData {
     /// Serialises WAL submission + apply, so log order equals apply order.
     pub write_order: Mutex<()>,
     /// Serialises seals and manifest updates of this collection.
-    pub seal_lock: tokio::sync::Mutex<()>,
+    pub seal_lock: Arc<tokio::sync::Mutex<()>>,
     /// Up to which timestamp writes are applied (reads wait on it).
     pub tsafe: super::tsafe::TSafe,
 }
@@ -85,7 +85,7 @@ impl CollectionData {
                 last_write: None,
             }),
             write_order: Mutex::new(()),
-            seal_lock: tokio::sync::Mutex::new(()),
+            seal_lock: Arc::new(tokio::sync::Mutex::new(())),
             tsafe: Default::default(),
         })
     }

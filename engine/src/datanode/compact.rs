@@ -21,7 +21,7 @@ use crate::error::{QuiverError, Result};
 use crate::segment::{RowMask, Segment, SegmentId};
 
 /// Segments below this fraction of the seal size are "small".
-const SMALL_FRACTION: usize = 4;
+pub(super) const SMALL_FRACTION: usize = 4;
 /// Segments with at least this percentage of deleted rows are rewritten.
 const DELETED_PERCENT: usize = 20;
 
@@ -58,6 +58,36 @@ pub fn plan(segments: &[Arc<Segment>], small_rows: usize) -> Vec<Vec<SegmentId>>
     groups
 }
 
+/// Force merge: per partition, every sealed segment in id order, packed
+/// greedily into groups of at most `target_bytes` (a segment larger than that
+/// is a group of its own). Every segment lands in exactly one group.
+pub fn force_plan(segments: &[Arc<Segment>], target_bytes: u64) -> Vec<Vec<SegmentId>> {
+    let mut by_part: HashMap<i64, Vec<&Arc<Segment>>> = HashMap::new();
+    for s in segments.iter().filter(|s| s.is_sealed()) {
+        by_part.entry(s.partition).or_default().push(s);
+    }
+    let mut parts: Vec<_> = by_part.into_iter().collect();
+    parts.sort_unstable_by_key(|(p, _)| *p);
+    let mut groups = Vec::new();
+    for (_, mut segs) in parts {
+        segs.sort_unstable_by_key(|s| s.id);
+        let (mut group, mut bytes) = (Vec::new(), 0u64);
+        for s in segs {
+            let size = s.memory_bytes() as u64;
+            if !group.is_empty() && bytes.saturating_add(size) > target_bytes {
+                groups.push(std::mem::take(&mut group));
+                bytes = 0;
+            }
+            group.push(s.id);
+            bytes = bytes.saturating_add(size);
+        }
+        if !group.is_empty() {
+            groups.push(group);
+        }
+    }
+    groups
+}
+
 /// Compacts whatever [`plan`] selects. Returns the number of segments rewritten.
 pub async fn compact_collection(
     node: &Arc<DataNode>,
@@ -69,13 +99,20 @@ pub async fn compact_collection(
     let mut rewritten = 0;
     for ids in groups {
         rewritten += ids.len();
-        merge(node, data, &ids).await?;
+        let target = node.coord.next_id();
+        merge(node, data, &ids, target).await?;
     }
     Ok(rewritten)
 }
 
-/// Rewrites segments `ids` (one partition) into one without deleted rows.
-async fn merge(node: &Arc<DataNode>, data: &Arc<CollectionData>, ids: &[SegmentId]) -> Result<()> {
+/// Rewrites segments `ids` (one partition) into segment `new_id`, without
+/// deleted rows.
+pub(super) async fn merge(
+    node: &Arc<DataNode>,
+    data: &Arc<CollectionData>,
+    ids: &[SegmentId],
+    new_id: SegmentId,
+) -> Result<()> {
     let olds: Vec<Arc<Segment>> = data
         .snapshot()
         .into_iter()
@@ -85,7 +122,7 @@ async fn merge(node: &Arc<DataNode>, data: &Arc<CollectionData>, ids: &[SegmentI
         return Ok(());
     };
     let partition = first.partition;
-    let new_id = node.coord.next_id();
+    let compacted_from: Vec<SegmentId> = olds.iter().map(|s| s.id).collect();
     // Rows carried over: (old segment, old row) in new-row order.
     let mut moved: Vec<(SegmentId, u32)> = Vec::new();
     let mut parts: Vec<RecordBatch> = Vec::new();
@@ -160,6 +197,7 @@ async fn merge(node: &Arc<DataNode>, data: &Arc<CollectionData>, ids: &[SegmentI
                     data_key,
                     delete_key: None,
                     indexes: Vec::new(),
+                    compacted_from,
                 },
             );
             if dirty {
@@ -211,5 +249,28 @@ mod tests {
         groups.sort();
         assert_eq!(groups, vec![vec![1, 2], vec![5]]);
         assert!(plan(&segs[2..3], 100).is_empty());
+    }
+
+    #[test]
+    fn force_plan_packs_every_segment_up_to_the_target() {
+        let segs = vec![
+            seg(3, 1, 1000, 0),
+            seg(1, 1, 10, 0),
+            seg(2, 1, 10, 5),
+            seg(4, 2, 10, 0),
+        ];
+        let one = segs[0].memory_bytes() as u64;
+        // Everything fits: one group per partition, in id order.
+        assert_eq!(force_plan(&segs, u64::MAX), vec![vec![1, 2, 3], vec![4]]);
+        // Below the large segment's size: it stands alone, the rest still pack.
+        let small = segs[1].memory_bytes() as u64 + segs[2].memory_bytes() as u64;
+        assert!(small < one);
+        assert_eq!(force_plan(&segs, small), vec![vec![1, 2], vec![3], vec![4]]);
+        // Every segment lands in exactly one group whatever the target.
+        for t in [0, 1, small, one, u64::MAX] {
+            let mut ids: Vec<i64> = force_plan(&segs, t).concat();
+            ids.sort_unstable();
+            assert_eq!(ids, vec![1, 2, 3, 4], "target {t}");
+        }
     }
 }

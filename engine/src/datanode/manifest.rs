@@ -22,6 +22,10 @@ pub struct SegmentEntry {
     pub delete_key: Option<String>,
     /// Serialized HNSW graphs: (vector field id, object key).
     pub indexes: Vec<(i64, String)>,
+    /// The segments a compaction merged into this one (Milvus's
+    /// `compaction_from`); empty for a sealed growing segment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compacted_from: Vec<SegmentId>,
 }
 
 /// A collection's manifest.

@@ -10,6 +10,7 @@
 mod build;
 mod collection;
 mod compact;
+mod jobs;
 pub mod manifest;
 mod record;
 mod retention;
@@ -63,6 +64,8 @@ pub struct DataNode {
     collections: RwLock<HashMap<i64, Arc<CollectionData>>>,
     /// Failed attempts to persist a build, per build, for back-off.
     retries: Mutex<HashMap<build::BuildKey, u32>>,
+    /// Recent manual compactions, for their state and plans.
+    jobs: Mutex<jobs::Jobs>,
     /// Every background task (seals, compactions, builds, file removal,
     /// retention) runs under this tracker, so shutdown can stop and await them.
     tasks: TaskTracker,
@@ -142,6 +145,7 @@ impl DataNode {
             index_node,
             collections: RwLock::new(collections),
             retries: Mutex::new(HashMap::new()),
+            jobs: Mutex::new(jobs::Jobs::default()),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
         });
@@ -311,23 +315,41 @@ impl DataNode {
     /// Merges small sealed segments and drops deleted rows; then indexes the result.
     pub async fn compact(self: &Arc<Self>, coll: i64) -> Result<usize> {
         let data = self.collection(coll)?;
-        let seal_rows = {
-            let row_bytes = data
-                .snapshot()
-                .iter()
-                .find(|s| s.rows > 0)
-                .map(|s| s.memory_bytes() / s.rows)
-                .unwrap_or(1)
-                .max(1);
-            self.cfg.segment_max_bytes / row_bytes
-        };
-        let n = compact::compact_collection(self, &data, seal_rows).await?;
+        let n = compact::compact_collection(self, &data, self.seal_rows(&data)).await?;
         if n > 0 {
             if let Some(meta) = self.coord.collection_by_id(coll) {
                 self.ensure_indexes(&meta);
             }
         }
         Ok(n)
+    }
+
+    /// Starts a manual compaction (see [`crate::roles::DataService::compact`]).
+    pub async fn compact_job(
+        self: &Arc<Self>,
+        coll: i64,
+        req: crate::roles::CompactRequest,
+    ) -> Result<crate::roles::CompactionJob> {
+        let data = self.collection(coll)?;
+        jobs::start_job(self, &data, req, self.seal_rows(&data)).await
+    }
+
+    /// A manual compaction started on this node, while it is remembered.
+    pub fn compaction(&self, job: i64) -> Option<crate::roles::CompactionJob> {
+        self.jobs.lock().get(job)
+    }
+
+    /// Rows a full segment of this collection holds, estimated from its
+    /// first non-empty segment's bytes per row.
+    fn seal_rows(&self, data: &CollectionData) -> usize {
+        let row_bytes = data
+            .snapshot()
+            .iter()
+            .find(|s| s.rows > 0)
+            .map(|s| s.memory_bytes() / s.rows)
+            .unwrap_or(1)
+            .max(1);
+        self.cfg.segment_max_bytes / row_bytes
     }
 
     /// Writes the collection's manifest from its current state.

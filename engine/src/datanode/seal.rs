@@ -151,6 +151,7 @@ async fn persist_seal(
                         data_key,
                         delete_key: None,
                         indexes: Vec::new(),
+                        compacted_from: Vec::new(),
                     },
                 );
             }

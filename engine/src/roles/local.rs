@@ -8,7 +8,7 @@ use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use quiver_types::{CollectionId, PartitionId, PkValue, Timestamp};
 
-use super::{DataService, IndexProgress, IndexService, SegmentInfo};
+use super::{CompactRequest, CompactionJob, DataService, IndexProgress, IndexService, SegmentInfo};
 use crate::catalog::CollectionMeta;
 use crate::datanode::DataNode;
 use crate::error::Result;
@@ -56,15 +56,19 @@ impl DataService for LocalData {
         self.0.flush(id).await
     }
 
-    async fn compact(&self, id: CollectionId) -> Result<usize> {
-        self.0.compact(id).await
+    async fn compact(&self, id: CollectionId, req: CompactRequest) -> Result<CompactionJob> {
+        self.0.compact_job(id, req).await
+    }
+
+    async fn compaction(&self, job: i64) -> Result<Option<CompactionJob>> {
+        Ok(self.0.compaction(job))
     }
 
     async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>> {
-        Ok(self
-            .0
-            .collection(id)?
-            .snapshot()
+        let data = self.0.collection(id)?;
+        let st = data.state.read();
+        Ok(st
+            .segments
             .iter()
             .map(|s| SegmentInfo {
                 id: s.id,
@@ -72,6 +76,12 @@ impl DataService for LocalData {
                 live_rows: s.live_rows(),
                 memory_bytes: s.memory_bytes(),
                 sealed: s.is_sealed(),
+                indexed_fields: s.indexes.iter().map(|(f, _)| *f).collect(),
+                compacted_from: st
+                    .files
+                    .get(&s.id)
+                    .map(|e| e.compacted_from.clone())
+                    .unwrap_or_default(),
             })
             .collect())
     }

@@ -58,8 +58,12 @@ pub trait DataService: Send + Sync {
     async fn truncate(&self, id: CollectionId) -> Result<Timestamp>;
     /// Seals the growing segments and persists them.
     async fn flush(&self, id: CollectionId) -> Result<()>;
-    /// Merges small segments and drops deleted rows; returns segments rewritten.
-    async fn compact(&self, id: CollectionId) -> Result<usize>;
+    /// Plans a manual compaction (merge small segments, drop deleted rows,
+    /// or force-merge) and starts it; returns at once with the job and its
+    /// plans (none when nothing needs compacting).
+    async fn compact(&self, id: CollectionId, req: CompactRequest) -> Result<CompactionJob>;
+    /// A manual compaction started here, while it is remembered.
+    async fn compaction(&self, job: i64) -> Result<Option<CompactionJob>>;
     /// The collection's current segments.
     async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>>;
 }

@@ -167,6 +167,56 @@ pub struct SegmentInfo {
     pub memory_bytes: usize,
     /// Whether it is sealed (persisted, immutable rows).
     pub sealed: bool,
+    /// Vector fields whose graph this segment has attached.
+    pub indexed_fields: Vec<i64>,
+    /// The segments a compaction merged into this one (empty for a seal).
+    pub compacted_from: Vec<i64>,
+}
+
+/// What a manual compaction should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompactRequest {
+    /// Force merge (Milvus 2.6 `compact(target_size=…)`): every sealed segment
+    /// of a partition goes into some plan, packed into merged segments of at
+    /// most this many bytes. `None`: merge only small and mostly-deleted ones.
+    pub target_bytes: Option<u64>,
+}
+
+/// One merge of a compaction: `sources` become `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergePlan {
+    /// Plan id, unique across the cluster.
+    pub id: i64,
+    /// The partition all sources belong to.
+    pub partition: PartitionId,
+    /// Segments merged.
+    pub sources: Vec<i64>,
+    /// The segment they become; equal to the only source when that one was
+    /// already what the plan asks for (nothing rewritten).
+    pub target: i64,
+    /// Whether the merge has finished (successfully or not).
+    pub done: bool,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+}
+
+/// A manual compaction and its plans, as `GetCompactionState` and
+/// `GetCompactionPlans` report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionJob {
+    /// The job id the client polls with.
+    pub id: i64,
+    /// The collection compacted.
+    pub collection: CollectionId,
+    /// Its merges; empty when nothing needed compacting.
+    pub plans: Vec<MergePlan>,
+}
+
+impl CompactionJob {
+    /// Whether every plan has finished.
+    pub fn done(&self) -> bool {
+        self.plans.iter().all(|p| p.done)
+    }
 }
 
 /// Progress of one field's index over a collection.

@@ -84,7 +84,7 @@ async fn writes_seals_and_compaction_race_with_reads() {
         tokio::spawn(async move {
             for _ in 0..8 {
                 ok(node.local.flush(meta.id).await);
-                ok(node.local.compact(meta.id).await);
+                node.compact(meta.id, Default::default()).await;
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         })
@@ -129,7 +129,7 @@ async fn writes_seals_and_compaction_race_with_reads() {
     let expect: Vec<i64> = (0..BATCHES * BATCH).filter(|i| !d.contains(i)).collect();
     assert_eq!(node.all_ids(&meta).await, expect);
     ok(node.local.flush(meta.id).await);
-    ok(node.local.compact(meta.id).await);
+    node.compact(meta.id, Default::default()).await;
     assert_eq!(node.all_ids(&meta).await, expect);
     let node = Arc::into_inner(node).unwrap_or_else(|| panic!("node still shared"));
     node.close().await;

@@ -12,7 +12,8 @@ use quiver_engine::datanode::{DataNode, DataNodeConfig};
 use quiver_engine::indexnode::IndexNode;
 use quiver_engine::querynode::{FilterCache, QueryNode};
 use quiver_engine::roles::{
-    Coordinator, FilterExpr, LocalData, OutputSpec, QueryRequest, QueryService, SearchRequest,
+    CompactRequest, CompactionJob, Coordinator, DataService, FilterExpr, LocalData, OutputSpec,
+    QueryRequest, QueryService, SearchRequest,
 };
 use quiver_index::Metric;
 use quiver_storage::{
@@ -159,6 +160,20 @@ impl Node {
         }
         drop(data);
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Runs a manual compaction to its end (up to ten seconds); returns the
+    /// finished job.
+    pub async fn compact(&self, coll: i64, req: CompactRequest) -> CompactionJob {
+        let job = ok(self.local.compact(coll, req).await);
+        for _ in 0..400 {
+            let j = ok(self.local.compaction(job.id).await).expect("job is remembered");
+            if j.done() {
+                return j;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("compaction {} did not finish", job.id);
     }
 
     /// Every live primary key (Strong consistency), in key order.

@@ -102,7 +102,7 @@ async fn whole_life(env: Env) {
     // Compaction rewrites the small sealed segments without their dead rows.
     ok(node.local.flush(meta.id).await);
     let before = ok(node.local.segments(meta.id).await).len();
-    ok(node.local.compact(meta.id).await);
+    node.compact(meta.id, Default::default()).await;
     let after = ok(node.local.segments(meta.id).await);
     assert!(
         after.len() < before,
