@@ -25,15 +25,22 @@ pub(super) const SMALL_FRACTION: usize = 4;
 /// Segments with at least this percentage of deleted rows are rewritten.
 const DELETED_PERCENT: usize = 20;
 
-/// Picks groups of segments worth rewriting: per partition, all small ones
-/// (when there are two or more) plus any with many deleted rows.
-pub fn plan(segments: &[Arc<Segment>], small_rows: usize) -> Vec<Vec<SegmentId>> {
+/// The sealed segments of each partition, partitions in id order.
+fn sealed_by_partition(segments: &[Arc<Segment>]) -> Vec<(i64, Vec<&Arc<Segment>>)> {
     let mut by_part: HashMap<i64, Vec<&Arc<Segment>>> = HashMap::new();
     for s in segments.iter().filter(|s| s.is_sealed()) {
         by_part.entry(s.partition).or_default().push(s);
     }
+    let mut parts: Vec<_> = by_part.into_iter().collect();
+    parts.sort_unstable_by_key(|(p, _)| *p);
+    parts
+}
+
+/// Picks groups of segments worth rewriting: per partition, all small ones
+/// (when there are two or more) plus any with many deleted rows.
+pub fn plan(segments: &[Arc<Segment>], small_rows: usize) -> Vec<Vec<SegmentId>> {
     let mut groups = Vec::new();
-    for (_, segs) in by_part {
+    for (_, segs) in sealed_by_partition(segments) {
         let small: Vec<&Arc<Segment>> = segs
             .iter()
             .copied()
@@ -62,14 +69,8 @@ pub fn plan(segments: &[Arc<Segment>], small_rows: usize) -> Vec<Vec<SegmentId>>
 /// greedily into groups of at most `target_bytes` (a segment larger than that
 /// is a group of its own). Every segment lands in exactly one group.
 pub fn force_plan(segments: &[Arc<Segment>], target_bytes: u64) -> Vec<Vec<SegmentId>> {
-    let mut by_part: HashMap<i64, Vec<&Arc<Segment>>> = HashMap::new();
-    for s in segments.iter().filter(|s| s.is_sealed()) {
-        by_part.entry(s.partition).or_default().push(s);
-    }
-    let mut parts: Vec<_> = by_part.into_iter().collect();
-    parts.sort_unstable_by_key(|(p, _)| *p);
     let mut groups = Vec::new();
-    for (_, mut segs) in parts {
+    for (_, mut segs) in sealed_by_partition(segments) {
         segs.sort_unstable_by_key(|s| s.id);
         let (mut group, mut bytes) = (Vec::new(), 0u64);
         for s in segs {
