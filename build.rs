@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         PathBuf::from("proto/common.proto"),
         PathBuf::from("proto/schema.proto"),
+        PathBuf::from("proto/rg.proto"),
         PathBuf::from("proto/milvus.proto"),
         PathBuf::from("proto/internal.proto"),
     ];

@@ -1,8 +1,9 @@
 //! Milvus gRPC protocol types generated from `proto/*.proto` by `build.rs`.
 //!
 //! Rust paths mirror the proto packages: `proto::common` (`milvus.proto.common`),
-//! `proto::schema` (`milvus.proto.schema`) and `proto::milvus` (`milvus.proto.milvus`, with
-//! `milvus_service_server::MilvusService` and `milvus_service_client::MilvusServiceClient`),
+//! `proto::schema` (`milvus.proto.schema`), `proto::rg` (`milvus.proto.rg`) and
+//! `proto::milvus` (`milvus.proto.milvus`, with `milvus_service_server::MilvusService` and
+//! `milvus_service_client::MilvusServiceClient`),
 //! plus `proto::internal` (`quiver.internal`, the proxy-to-role hop).
 
 /// `milvus.proto.common`: Status, KeyValuePair, MsgBase, shared enums.
@@ -31,6 +32,20 @@ pub mod common {
 )]
 pub mod schema {
     tonic::include_proto!("milvus.proto.schema");
+}
+
+/// `milvus.proto.rg`: resource-group configurations (requests, limits, transfers).
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery,
+    clippy::unwrap_used,
+    dead_code,
+    missing_docs,
+    unused_qualifications
+)]
+pub mod rg {
+    tonic::include_proto!("milvus.proto.rg");
 }
 
 /// `milvus.proto.milvus`: the `MilvusService` RPCs and their request/response messages.

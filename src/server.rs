@@ -54,7 +54,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Opened> {
     tracing::info!(storage = %store.describe(), "object storage");
     let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new(Arc::new(Catalog::open(
         meta.clone(),
-    )?)));
+    )?))?);
     let users = Arc::new(Users::open(meta.clone())?);
     // Builds run on the index node's own pool, not the one searches use.
     let index = Arc::new(IndexNode::new(store.clone(), 0).context("cannot start the index pool")?);

@@ -36,6 +36,10 @@ pub enum QuiverError {
     /// [`crate::catalog::names`] (the texts vary by kind of name, as in Milvus).
     #[error("{reason}")]
     InvalidName { code: i32, reason: String },
+    /// Any other refusal whose Milvus `merr` code and exact text the module
+    /// that makes it builds (resource groups, for one).
+    #[error("{reason}")]
+    Milvus { code: i32, reason: String },
     #[error("field not found[field={0}]")]
     FieldNotFound(String),
     #[error("alias not found[database={db}][alias={alias}]")]
@@ -97,6 +101,8 @@ impl QuiverError {
             // Milvus derives the legacy code from the new one: only 1100 has its own.
             InvalidName { code: 1100, .. } => (1100, legacy::ILLEGAL_ARGUMENT),
             InvalidName { code, .. } => (*code, legacy::UNEXPECTED),
+            Milvus { code: 1100, .. } => (1100, legacy::ILLEGAL_ARGUMENT),
+            Milvus { code, .. } => (*code, legacy::UNEXPECTED),
             FieldNotFound(_) => (1700, legacy::UNEXPECTED),
             AliasNotFound { .. } => (1600, legacy::UNEXPECTED),
             AliasNameConflict(_) => (1601, legacy::UNEXPECTED),

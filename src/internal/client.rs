@@ -158,6 +158,12 @@ impl DataService for DataClient {
         Ok(r.job.map(job_from_pb))
     }
 
+    async fn compactions(&self, id: CollectionId) -> Result<Vec<CompactionJob>> {
+        let r = reply("data", self.0.clone().compactions(coll(id)).await)?;
+        check(r.error)?;
+        Ok(r.jobs.into_iter().map(job_from_pb).collect())
+    }
+
     async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>> {
         let r = reply("data", self.0.clone().segments(coll(id)).await)?;
         check(r.error)?;

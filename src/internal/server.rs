@@ -145,6 +145,23 @@ impl DataNode for DataGrpc {
         Ok(Response::new(job_reply(out)))
     }
 
+    async fn compactions(
+        &self,
+        req: Request<pb::CollectionRequest>,
+    ) -> Reply<pb::CompactionsResponse> {
+        let out = guarded(self.0.compactions(req.get_ref().collection_id)).await;
+        Ok(Response::new(match out {
+            Ok(jobs) => pb::CompactionsResponse {
+                error: None,
+                jobs: jobs.iter().map(job_to_pb).collect(),
+            },
+            Err(e) => pb::CompactionsResponse {
+                error: Some(error_to_pb(&e)),
+                jobs: Vec::new(),
+            },
+        }))
+    }
+
     async fn segments(&self, req: Request<pb::CollectionRequest>) -> Reply<pb::SegmentsResponse> {
         let out = guarded(self.0.segments(req.get_ref().collection_id)).await;
         Ok(Response::new(match out {

@@ -218,6 +218,9 @@ impl DataService for NoData {
     async fn compaction(&self, _: i64) -> Result<Option<CompactionJob>> {
         Err(QuiverError::ShuttingDown)
     }
+    async fn compactions(&self, _: i64) -> Result<Vec<CompactionJob>> {
+        Err(QuiverError::ShuttingDown)
+    }
     async fn segments(&self, _: i64) -> Result<Vec<SegmentInfo>> {
         Err(QuiverError::ShuttingDown)
     }

@@ -83,6 +83,7 @@ pub async fn create_collection(
         indexes: Vec::new(),
         loaded: false,
         loaded_partitions: Vec::new(),
+        replica_group: String::new(),
     };
     let created = p.coord.create_collection(meta.clone()).await?;
     if created {

@@ -344,6 +344,23 @@ pub async fn load_collection(
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     require_vector_indexes(&c)?;
+    p.coord
+        .place_replica(
+            c.id,
+            r.resource_groups,
+            i64::from(r.replica_number),
+            !c.loaded,
+        )
+        .await
+        .map_err(|e| {
+            // Milvus's proxy re-wraps the query coordinator's refusal of a
+            // LoadCollection as a plain error: code 65535, with this prefix.
+            let (_, _, reason) = e.status_parts();
+            QuiverError::Milvus {
+                code: 65535,
+                reason: format!("call query coordinator LoadCollection: {reason}"),
+            }
+        })?;
     let c = if c.loaded {
         c
     } else {

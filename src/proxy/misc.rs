@@ -143,7 +143,11 @@ pub async fn get_replicas(
             collection_id: coll.id,
             partition_ids: coll.partitions.iter().map(|p| p.id).collect(),
             node_ids: vec![1],
-            resource_group_name: super::resource_group::DEFAULT_RESOURCE_GROUP.into(),
+            resource_group_name: if coll.replica_group.is_empty() {
+                super::resource_group::DEFAULT_RESOURCE_GROUP.into()
+            } else {
+                coll.replica_group.clone()
+            },
             ..Default::default()
         }],
     })
@@ -309,15 +313,29 @@ pub async fn get_compaction_state(
     })
 }
 
-/// GetCompactionStateWithPlans (pymilvus `get_compaction_plans`): each
-/// merge's sources and target.
+/// GetCompactionStateWithPlans (pymilvus `get_compaction_plans`), each
+/// merge's sources and target: one job's plans by its id, or, with id 0
+/// and a collection (pymilvus `list_compaction_tasks`), the plans of every
+/// job of that collection still remembered.
 pub async fn get_compaction_plans(
     p: Arc<Proxy>,
-    _c: Ctx,
+    ctx: Ctx,
     r: m::GetCompactionPlansRequest,
 ) -> Result<m::GetCompactionPlansResponse> {
-    let job = p.data.compaction(r.compaction_id).await?;
-    let merge_infos = job
+    let jobs = if r.compaction_id == 0 && (!r.collection_name.is_empty() || r.collection_id != 0) {
+        let id = match r.collection_name.is_empty() {
+            false => p.collection(&ctx, &r.db_name, &r.collection_name)?.id,
+            true => r.collection_id,
+        };
+        p.data.compactions(id).await?
+    } else {
+        p.data
+            .compaction(r.compaction_id)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let merge_infos = jobs
         .iter()
         .flat_map(|j| {
             j.plans.iter().map(|p| m::CompactionMergeInfo {
@@ -339,9 +357,13 @@ pub async fn get_compaction_plans(
             })
         })
         .collect();
+    let state = match jobs.iter().any(|j| !j.done()) {
+        true => CompactionState::Executing,
+        false => CompactionState::Completed,
+    };
     Ok(m::GetCompactionPlansResponse {
         status: ok_status(),
-        state: job_state(job.as_ref()) as i32,
+        state: state as i32,
         merge_infos,
     })
 }

@@ -113,6 +113,9 @@ pub async fn load_partitions(
         .partition_ids(&c, &r.partition_names)?
         .ok_or_else(|| invalid("partition names should not be empty"))?;
     p.coord
+        .place_replica(c.id, r.resource_groups, i64::from(r.replica_number), true)
+        .await?;
+    p.coord
         .alter_collection(c.id, CollectionChange::LoadPartitions(ids))
         .await?;
     Ok(Status::default())

@@ -246,11 +246,11 @@ rpcs! {
     r#import: m::ImportRequest => m::ImportResponse = misc::unsupported;
     get_import_state: m::GetImportStateRequest => m::GetImportStateResponse = misc::unsupported;
     list_import_tasks: m::ListImportTasksRequest => m::ListImportTasksResponse = misc::unsupported;
-    create_resource_group: m::CreateResourceGroupRequest => Status = misc::unsupported_status;
-    drop_resource_group: m::DropResourceGroupRequest => Status = misc::unsupported_status;
-    update_resource_groups: m::UpdateResourceGroupsRequest => Status = misc::unsupported_status;
-    transfer_node: m::TransferNodeRequest => Status = misc::unsupported_status;
-    transfer_replica: m::TransferReplicaRequest => Status = misc::unsupported_status;
+    create_resource_group: m::CreateResourceGroupRequest => Status = resource_group::create_resource_group;
+    drop_resource_group: m::DropResourceGroupRequest => Status = resource_group::drop_resource_group;
+    update_resource_groups: m::UpdateResourceGroupsRequest => Status = resource_group::update_resource_groups;
+    transfer_node: m::TransferNodeRequest => Status = resource_group::transfer_node;
+    transfer_replica: m::TransferReplicaRequest => Status = resource_group::transfer_replica;
     list_resource_groups: m::ListResourceGroupsRequest => m::ListResourceGroupsResponse = resource_group::list_resource_groups;
     describe_resource_group: m::DescribeResourceGroupRequest => m::DescribeResourceGroupResponse = resource_group::describe_resource_group;
     replicate_message: m::ReplicateMessageRequest => m::ReplicateMessageResponse = misc::unsupported;

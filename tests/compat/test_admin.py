@@ -1,7 +1,7 @@
 """Admin RPCs that client tools call on connect (issue 9, item 5): resource groups.
 
-A standalone Quiver has exactly Milvus's default resource group with its one query node and one
-replica of every loaded collection; other group names answer Milvus's "resource group not
+A fresh standalone Quiver has exactly Milvus's default resource group with its one query node
+and one replica of every loaded collection; other group names answer Milvus's "resource group not
 found" (code 300), as Milvus does for a group that does not exist.
 """
 

@@ -89,6 +89,14 @@ def test_force_merge_plans_cover_every_flushed_segment(small_segments):
     hits = c.search(name, [data[1234].tolist()], limit=1, search_params={"ef": 64})[0]
     assert hits[0]["id"] == 1234
 
+    # Listed by collection (compaction id 0), as pymilvus's list_compaction_tasks asks.
+    tasks = c.list_compaction_tasks(name)
+    assert [(p.sources, p.target) for p in tasks.plans] == [(plans.plans[0].sources, target)]
+    assert tasks.plans[0].trigger_id == cid and tasks.state.name == "Completed"
+    c.create_collection("force_merge_other", dimension=4)
+    assert c.list_compaction_tasks("force_merge_other").plans == []
+    c.drop_collection("force_merge_other")
+
     # Nothing left to merge: Milvus's -1 and a Completed state.
     cid = c.compact(name)
     assert cid == -1

@@ -347,7 +347,7 @@ def test_credentials_do_not_crash(server, client):
 
 
 UNIMPLEMENTED_CANDIDATES = {
-    "create_resource_group": lambda c: c.create_resource_group("rg_x", timeout=10),
+    "create_privilege_group": lambda c: c.create_privilege_group("pg_x", timeout=10),
     "create_user": lambda c: c.create_user("someone", "P@ssw0rd123", timeout=10),
     "list_users": lambda c: c.list_users(timeout=10),
     "list_privilege_groups": lambda c: c.list_privilege_groups(timeout=10),

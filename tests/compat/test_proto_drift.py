@@ -1,6 +1,6 @@
 """Drift test: Quiver's proto/*.proto against the descriptors shipped in the installed pymilvus.
 
-Compiles proto/{common,schema,milvus}.proto with grpc_tools.protoc into a FileDescriptorSet and
+Compiles proto/{common,schema,rg,milvus}.proto with grpc_tools.protoc into a FileDescriptorSet and
 compares every message, enum, field and RPC we declare with pymilvus's own descriptors
 (`pymilvus/grpc_gen/*_pb2.py`). Anything we declare that differs from pymilvus fails the test;
 fields/values/RPCs pymilvus has and we leave out are only reported (printed, see `pytest -s`).
@@ -21,7 +21,7 @@ from google.protobuf import descriptor_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 PROTO_DIR = Path(os.environ.get("QUIVER_PROTO_DIR", REPO / "proto"))  # override to test a copy
-PROTO_FILES = ["common.proto", "schema.proto", "milvus.proto"]
+PROTO_FILES = ["common.proto", "schema.proto", "rg.proto", "milvus.proto"]
 SERVICE = "milvus.proto.milvus.MilvusService"
 
 # RPCs pymilvus needs for connect + create + insert + index + load + search/query + flush.
@@ -73,7 +73,7 @@ def _compile_ours(tmp_dir: Path) -> list[descriptor_pb2.FileDescriptorProto]:
     names = [f.name for f in fds.file]
     for f in PROTO_FILES:
         assert f in names, f"{f} missing from compiled set {names}"
-    # Our protos must not pull in anything else (descriptor.proto, msg.proto, rg.proto, ...).
+    # Our protos must not pull in anything else (descriptor.proto, msg.proto, feder.proto, ...).
     extra = sorted(set(names) - set(PROTO_FILES))
     assert not extra, f"our protos import unexpected files: {extra}"
     return list(fds.file)

@@ -40,6 +40,8 @@ pub enum CollectionChange {
     LoadPartitions(Vec<PartitionId>),
     /// ReleasePartitions.
     ReleasePartitions(Vec<PartitionId>),
+    /// Load into, or TransferReplica to, a resource group.
+    PlaceReplica(String),
     /// AlterCollection: sets and deletes collection properties.
     AlterProperties {
         set: Vec<(String, String)>,
@@ -77,6 +79,7 @@ impl CollectionChange {
             CollectionChange::Release => {
                 m.loaded = false;
                 m.loaded_partitions.clear();
+                m.replica_group.clear();
             }
             CollectionChange::LoadPartitions(ids) => {
                 for id in ids {
@@ -95,6 +98,16 @@ impl CollectionChange {
                     m.loaded_partitions = m.partitions.iter().map(|x| x.id).collect();
                 }
                 m.loaded_partitions.retain(|x| !ids.contains(x));
+                if m.loaded_partitions.is_empty() {
+                    m.replica_group.clear();
+                }
+            }
+            CollectionChange::PlaceReplica(group) => {
+                m.replica_group = if group == crate::roles::DEFAULT_RESOURCE_GROUP {
+                    String::new()
+                } else {
+                    group
+                };
             }
             CollectionChange::AlterProperties { set, delete } => {
                 merge_properties(&mut m.properties, set, &delete);

@@ -138,6 +138,12 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The metadata store the catalog writes through to, for the
+    /// coordinator's other records (resource groups).
+    pub fn meta_store(&self) -> Arc<dyn MetaStore> {
+        self.meta.clone()
+    }
+
     /// A fresh hybrid timestamp (also used as a unique id).
     pub fn tso(&self) -> u64 {
         self.tso.next()

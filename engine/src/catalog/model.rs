@@ -90,6 +90,10 @@ pub struct CollectionMeta {
     pub loaded: bool,
     /// Partitions loaded one by one (LoadPartitions) while the collection itself isn't.
     pub loaded_partitions: Vec<PartitionId>,
+    /// The resource group the loaded replica is placed in ("" is the
+    /// default group; reset by a release).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub replica_group: String,
 }
 
 impl CollectionMeta {

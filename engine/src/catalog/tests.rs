@@ -26,6 +26,7 @@ fn coll(c: &Catalog, db: &str, name: &str) -> CollectionMeta {
         indexes: vec![],
         loaded: false,
         loaded_partitions: vec![],
+        replica_group: String::new(),
     }
 }
 

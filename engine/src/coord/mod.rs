@@ -4,6 +4,7 @@
 //! Standalone holds exactly one, shared by the proxy and the data node; the
 //! trait is the seam where cluster mode puts an etcd-backed one instead.
 
+mod rg;
 mod tasks;
 
 use std::sync::Arc;
@@ -11,25 +12,65 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quiver_types::{CollectionId, PartitionId, SegmentId, Timestamp};
 
+pub use rg::{render as render_rg_config, ResourceGroups, DEFAULT_CAPACITY, MAX_RESOURCE_GROUPS};
 pub use tasks::BuildTable;
 
 use crate::catalog::{Catalog, CollectionChange, CollectionMeta, DatabaseMeta, PartitionMeta};
-use crate::error::Result;
-use crate::roles::{BuildKey, Coordinator};
+use crate::error::{QuiverError, Result};
+use crate::roles::{
+    BuildKey, Coordinator, ReplicaPlacement, ResourceGroupInfo, RgConfig, DEFAULT_RESOURCE_GROUP,
+};
+
+/// The id the one query node of a standalone server reports.
+pub const QUERY_NODE_ID: i64 = 1;
 
 /// The standalone coordinator.
 pub struct LocalCoordinator {
     catalog: Arc<Catalog>,
     builds: BuildTable,
+    groups: ResourceGroups,
 }
 
 impl LocalCoordinator {
-    /// A coordinator over an opened catalog, with no builds in flight.
-    pub fn new(catalog: Arc<Catalog>) -> Self {
-        LocalCoordinator {
+    /// A coordinator over an opened catalog (and the resource groups
+    /// persisted beside it), with no builds in flight.
+    pub fn new(catalog: Arc<Catalog>) -> Result<Self> {
+        let groups = ResourceGroups::open(catalog.meta_store(), QUERY_NODE_ID)?;
+        Ok(LocalCoordinator {
             catalog,
             builds: BuildTable::default(),
-        }
+            groups,
+        })
+    }
+
+    /// A collection the caller resolved by name; gone only if dropped since.
+    fn record(&self, id: CollectionId) -> Result<Arc<CollectionMeta>> {
+        self.catalog
+            .collection_by_id(id)
+            .ok_or_else(|| QuiverError::Internal(format!("collection {id} vanished")))
+    }
+
+    /// Where every loaded collection's replica is.
+    fn replicas(&self) -> Vec<ReplicaPlacement> {
+        self.catalog
+            .all_collections()
+            .into_iter()
+            .filter(|c| c.any_loaded())
+            .map(|c| ReplicaPlacement {
+                collection_id: c.id,
+                collection: c.name.clone(),
+                group: replica_group(&c).to_string(),
+            })
+            .collect()
+    }
+}
+
+/// The group a collection's replica is placed in.
+fn replica_group(c: &CollectionMeta) -> &str {
+    if c.replica_group.is_empty() {
+        DEFAULT_RESOURCE_GROUP
+    } else {
+        &c.replica_group
     }
 }
 
@@ -131,6 +172,62 @@ impl Coordinator for LocalCoordinator {
 
     async fn drop_alias(&self, db: &str, alias: &str) -> Result<()> {
         self.catalog.drop_alias(db, alias)
+    }
+
+    async fn list_resource_groups(&self) -> Vec<String> {
+        self.groups.list()
+    }
+
+    async fn describe_resource_group(&self, name: &str) -> Result<ResourceGroupInfo> {
+        self.groups.describe(name, &self.replicas())
+    }
+
+    async fn create_resource_group(&self, name: &str, config: Option<RgConfig>) -> Result<()> {
+        self.groups.create(name, config)
+    }
+
+    async fn drop_resource_group(&self, name: &str) -> Result<()> {
+        self.groups.drop_group(name, &self.replicas())
+    }
+
+    async fn update_resource_groups(&self, configs: Vec<(String, RgConfig)>) -> Result<()> {
+        self.groups.update(configs)
+    }
+
+    async fn transfer_node(&self, src: &str, dst: &str, num_node: i32) -> Result<()> {
+        self.groups.transfer_node(src, dst, num_node)
+    }
+
+    async fn transfer_replica(
+        &self,
+        src: &str,
+        dst: &str,
+        id: CollectionId,
+        num_replica: i64,
+    ) -> Result<()> {
+        let c = self.record(id)?;
+        let placed = c.any_loaded().then(|| replica_group(&c));
+        self.groups
+            .check_transfer_replica(src, dst, &c.name, num_replica, placed)?;
+        self.catalog
+            .alter_collection(id, CollectionChange::PlaceReplica(dst.to_string()))?;
+        Ok(())
+    }
+
+    async fn place_replica(
+        &self,
+        id: CollectionId,
+        groups: Vec<String>,
+        replicas: i64,
+        check_nodes: bool,
+    ) -> Result<()> {
+        let c = self.record(id)?;
+        let group = self.groups.assign(&groups, replicas, check_nodes)?;
+        if replica_group(&c) != group {
+            self.catalog
+                .alter_collection(id, CollectionChange::PlaceReplica(group))?;
+        }
+        Ok(())
     }
 
     async fn claim_build(&self, key: BuildKey) -> bool {

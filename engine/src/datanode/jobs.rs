@@ -32,6 +32,15 @@ impl Jobs {
         self.0.iter().find(|j| j.id == id).cloned()
     }
 
+    /// The remembered jobs of one collection, oldest first.
+    pub fn of_collection(&self, collection: i64) -> Vec<CompactionJob> {
+        self.0
+            .iter()
+            .filter(|j| j.collection == collection)
+            .cloned()
+            .collect()
+    }
+
     fn finish(&mut self, job: i64, plan: i64, failure: Option<String>) {
         if let Some(p) = self
             .0

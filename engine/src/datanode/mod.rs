@@ -339,6 +339,11 @@ impl DataNode {
         self.jobs.lock().get(job)
     }
 
+    /// The manual compactions of a collection this node still remembers.
+    pub fn compactions(&self, coll: i64) -> Vec<crate::roles::CompactionJob> {
+        self.jobs.lock().of_collection(coll)
+    }
+
     /// Rows a full segment of this collection holds, estimated from its
     /// first non-empty segment's bytes per row.
     fn seal_rows(&self, data: &CollectionData) -> usize {

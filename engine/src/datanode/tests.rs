@@ -44,7 +44,7 @@ fn env() -> Env {
 /// A coordinator over the catalog persisted in `meta` (a "restart" of it).
 fn coordinator(meta: &Arc<dyn MetaStore>) -> Arc<dyn Coordinator> {
     let catalog = Catalog::open(meta.clone()).unwrap_or_else(|e| panic!("{e}"));
-    Arc::new(LocalCoordinator::new(Arc::new(catalog)))
+    Arc::new(LocalCoordinator::new(Arc::new(catalog)).unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn config(dir: &Path, seal_idle: Duration, index_build_max_bytes: usize) -> DataNodeConfig {
@@ -100,6 +100,7 @@ fn collection(e: &Env, name: &str, dim: usize) -> CollectionMeta {
         indexes: vec![],
         loaded: false,
         loaded_partitions: vec![],
+        replica_group: String::new(),
     }
 }
 

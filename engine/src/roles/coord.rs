@@ -20,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quiver_types::{CollectionId, PartitionId, SegmentId, Timestamp};
 
+use super::{ResourceGroupInfo, RgConfig};
 pub use crate::catalog::CollectionChange;
 use crate::catalog::{CollectionMeta, DatabaseMeta, PartitionMeta};
 use crate::error::Result;
@@ -83,6 +84,37 @@ pub trait Coordinator: Send + Sync {
         -> Result<()>;
     /// Removes an alias (absent is fine).
     async fn drop_alias(&self, db: &str, alias: &str) -> Result<()>;
+
+    /// Resource group names.
+    async fn list_resource_groups(&self) -> Vec<String>;
+    /// One group's config, nodes and the replicas placed in it.
+    async fn describe_resource_group(&self, name: &str) -> Result<ResourceGroupInfo>;
+    /// Creates a group (None: requests and limits 0); the same config again is a no-op.
+    async fn create_resource_group(&self, name: &str, config: Option<RgConfig>) -> Result<()>;
+    /// Drops an unused group with limits 0 (absent is fine).
+    async fn drop_resource_group(&self, name: &str) -> Result<()>;
+    /// Replaces the configs of existing groups, all or none.
+    async fn update_resource_groups(&self, configs: Vec<(String, RgConfig)>) -> Result<()>;
+    /// Moves `num_node` nodes' worth of requests from `src` to `dst`.
+    async fn transfer_node(&self, src: &str, dst: &str, num_node: i32) -> Result<()>;
+    /// Moves a loaded collection's replica from `src` to `dst`.
+    async fn transfer_replica(
+        &self,
+        src: &str,
+        dst: &str,
+        id: CollectionId,
+        num_replica: i64,
+    ) -> Result<()>;
+    /// Checks a load's `resource_groups` and `replica_number` as Milvus does
+    /// and places the collection's replica (before it is marked loaded);
+    /// `check_nodes` is false for an already loaded collection.
+    async fn place_replica(
+        &self,
+        id: CollectionId,
+        groups: Vec<String>,
+        replicas: i64,
+        check_nodes: bool,
+    ) -> Result<()>;
 
     /// Records a build as in flight; false if it already is (the caller must
     /// not start a second one).

@@ -64,6 +64,10 @@ impl DataService for LocalData {
         Ok(self.0.compaction(job))
     }
 
+    async fn compactions(&self, id: CollectionId) -> Result<Vec<CompactionJob>> {
+        Ok(self.0.compactions(id))
+    }
+
     async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>> {
         let data = self.0.collection(id)?;
         let st = data.state.read();

@@ -12,9 +12,11 @@
 mod coord;
 mod local;
 pub mod plan;
+mod rg;
 
 pub use coord::{BuildKey, CollectionChange, Coordinator};
 pub use local::LocalData;
+pub use rg::{ReplicaPlacement, ResourceGroupInfo, RgConfig, DEFAULT_RESOURCE_GROUP};
 
 use arrow::array::RecordBatch;
 use async_trait::async_trait;
@@ -64,6 +66,8 @@ pub trait DataService: Send + Sync {
     async fn compact(&self, id: CollectionId, req: CompactRequest) -> Result<CompactionJob>;
     /// A manual compaction started here, while it is remembered.
     async fn compaction(&self, job: i64) -> Result<Option<CompactionJob>>;
+    /// The manual compactions of a collection still remembered, oldest first.
+    async fn compactions(&self, id: CollectionId) -> Result<Vec<CompactionJob>>;
     /// The collection's current segments.
     async fn segments(&self, id: CollectionId) -> Result<Vec<SegmentInfo>>;
 }

@@ -73,9 +73,9 @@ impl Node {
     /// Opens (or recovers) the engine over `env`; `segment_max_bytes` small
     /// makes inserts seal on their own.
     pub async fn open(env: &Env, segment_max_bytes: usize) -> Node {
-        let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new(Arc::new(ok(
+        let coord: Arc<dyn Coordinator> = Arc::new(ok(LocalCoordinator::new(Arc::new(ok(
             Catalog::open(env.meta.clone()),
-        ))));
+        )))));
         let index = Arc::new(ok(IndexNode::new(env.store.clone(), 1)));
         let data = ok(DataNode::open(
             DataNodeConfig {
@@ -138,6 +138,7 @@ impl Node {
             indexes: vec![],
             loaded: true,
             loaded_partitions: vec![],
+            replica_group: String::new(),
         };
         assert!(ok(c.create_collection(meta.clone()).await));
         ok(self.data.create_collection(&meta));
