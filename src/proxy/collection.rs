@@ -100,6 +100,16 @@ pub async fn drop_collection(
 ) -> Result<Status> {
     let db = ctx.db(&r.db_name).to_string();
     p.coord.database(&db)?;
+    if p.coord.describe_alias(&db, &r.collection_name).is_ok() {
+        // Milvus's root coordinator refuses with a plain error (code 65535).
+        return Err(QuiverError::Milvus {
+            code: 65535,
+            reason: format!(
+                "cannot drop the collection via alias = {}",
+                r.collection_name
+            ),
+        });
+    }
     if let Some(id) = p.coord.drop_collection(&db, &r.collection_name).await? {
         p.data.drop_collection(id).await?;
     }

@@ -121,10 +121,25 @@ async fn write_rows(
     )?;
     let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
     let ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
+    if upsert && has_duplicates(&ids) {
+        // Milvus refuses these (which row would win is undefined).
+        return Err(QuiverError::Milvus {
+            code: 1100,
+            reason: "duplicate primary keys are not allowed in the same batch: invalid parameter"
+                .into(),
+        });
+    }
     let n = batch.num_rows();
     let parts = route(&coll, partition, batch)?;
     let ts = p.data.insert(coll.id, parts).await?;
     Ok((ids, n, ts))
+}
+
+/// Whether a batch names one primary key twice.
+fn has_duplicates(ids: &s::IDs) -> bool {
+    let pks = convert::ids_to_pks(ids);
+    let mut seen = std::collections::HashSet::with_capacity(pks.len());
+    !pks.iter().all(|pk| seen.insert(pk))
 }
 
 /// The reply to a write. `ts` is the write's WAL timestamp: pymilvus keeps it

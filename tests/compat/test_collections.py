@@ -366,6 +366,11 @@ def test_aliases_lifecycle_and_search_through_alias(client, unique_name):
         assert alias not in client.list_aliases(a)["aliases"]
         assert alias in client.list_aliases(b)["aliases"]
 
+        # Milvus refuses to drop a collection through its alias, and keeps both.
+        e = milvus_error(client.drop_collection, alias)
+        assert (e.code, e.message) == (65535, f"cannot drop the collection via alias = {alias}")
+        assert client.has_collection(b) and client.has_collection(alias)
+
         client.drop_alias(alias)
         with raises_milvus():
             client.describe_alias(alias)

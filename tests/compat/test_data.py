@@ -164,6 +164,20 @@ def test_upsert_last_write_wins(client, coll):
     assert count_rows(client, coll) == 6
 
 
+def test_upsert_batch_repeating_a_key_is_refused(client, coll):
+    """Milvus 2.6 refuses an upsert batch that names one primary key twice (which row would
+    win is undefined); nothing of the batch is written. Insert keeps accepting such batches."""
+    client.insert(coll, rows(range(3)))
+    with pytest.raises(MilvusException) as e:
+        client.upsert(coll, rows([1, 7, 1], seed=3, num=lambda i: -1))
+    assert (e.value.code, e.value.message) == (
+        1100,
+        "duplicate primary keys are not allowed in the same batch: invalid parameter",
+    )
+    assert count_rows(client, coll) == 3
+    assert client.get(coll, ids=[1], output_fields=["num"])[0]["num"] == 1
+
+
 def test_extreme_int64_keys(client, coll):
     keys = [-(2**63), -1, 0, 2**62, 2**63 - 1]
     res = client.insert(coll, rows(keys))
