@@ -81,6 +81,13 @@ def test_config_and_name_errors(client: MilvusClient, unique_name):
         "default resource group is not deletable: invalid parameter[expected=not default resource "
         "group][actual=__default_resource_group]",
     )
+    # Update validates every key's form before looking any of them up.
+    e = milvus_error(client.update_resource_groups, {"1bad": cfg(0, 0)})
+    assert (e.code, e.message) == (
+        1100,
+        "Invalid resource group name 1bad. the first character of a resource group name must be "
+        "an underscore or letter: invalid parameter",
+    )
     e = milvus_error(client.create_resource_group, DEFAULT_RG)
     assert e.code == 301, e
     assert client.list_resource_groups() == [DEFAULT_RG]
@@ -161,6 +168,9 @@ def test_replica_number_beyond_one_node_is_refused(client: MilvusClient, unique_
         "call query coordinator LoadCollection: when load 2 replica count: service resource "
         "insufficient[currentStreamingNode=1][expectedStreamingNode=2]",
     )
+    # LoadPartitions passes the coordinator's code through unwrapped, as Milvus's proxy does.
+    e = milvus_error(client.load_partitions, name, ["_default"], resource_groups=["nope"], timeout=T)
+    assert (e.code, e.message) == (300, "resource group not found[rg=nope]")
     client.load_collection(name, replica_number=1, timeout=T)
     client.drop_collection(name)
 
