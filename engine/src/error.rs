@@ -32,12 +32,9 @@ pub enum QuiverError {
     DatabaseInvalid(String),
     #[error("invalid parameter[{0}]")]
     InvalidParameter(String),
-    /// A name Milvus refuses: its `merr` code and exact reason text, built by
-    /// [`crate::catalog::names`] (the texts vary by kind of name, as in Milvus).
-    #[error("{reason}")]
-    InvalidName { code: i32, reason: String },
-    /// Any other refusal whose Milvus `merr` code and exact text the module
-    /// that makes it builds (resource groups, for one).
+    /// A refusal with Milvus's `merr` code and exact reason text, built by
+    /// the module that makes it ([`crate::catalog::names`] for names,
+    /// resource groups, ...): the texts vary case by case, as in Milvus.
     #[error("{reason}")]
     Milvus { code: i32, reason: String },
     #[error("field not found[field={0}]")]
@@ -99,8 +96,6 @@ impl QuiverError {
             DatabaseInvalid(_) => (802, legacy::UNEXPECTED),
             InvalidParameter(_) => (1100, legacy::ILLEGAL_ARGUMENT),
             // Milvus derives the legacy code from the new one: only 1100 has its own.
-            InvalidName { code: 1100, .. } => (1100, legacy::ILLEGAL_ARGUMENT),
-            InvalidName { code, .. } => (*code, legacy::UNEXPECTED),
             Milvus { code: 1100, .. } => (1100, legacy::ILLEGAL_ARGUMENT),
             Milvus { code, .. } => (*code, legacy::UNEXPECTED),
             FieldNotFound(_) => (1700, legacy::UNEXPECTED),
@@ -139,6 +134,24 @@ impl QuiverError {
                 | QuiverError::DeadlineExceeded(_)
         )
     }
+}
+
+/// Milvus `merr` codes several kinds of refusal share.
+pub mod merr {
+    /// ErrParameterInvalid.
+    pub const PARAMETER_INVALID: i32 = 1100;
+    /// A plain (code-less) Go error.
+    pub const UNEXPECTED: i32 = 65535;
+}
+
+/// A refusal with Milvus's code and exact text.
+pub fn refuse(code: i32, reason: String) -> QuiverError {
+    QuiverError::Milvus { code, reason }
+}
+
+/// `merr.WrapErrParameterInvalidMsg`: the message, then the code's text.
+pub fn parameter_invalid_msg(msg: impl std::fmt::Display) -> QuiverError {
+    refuse(merr::PARAMETER_INVALID, format!("{msg}: invalid parameter"))
 }
 
 /// Shorthand for an invalid-parameter error.

@@ -12,7 +12,7 @@ use crate::proto::schema as s;
 use quiver_engine::catalog::{
     names, tso::physical_ms, CollectionChange, CollectionMeta, PartitionMeta, DEFAULT_PARTITION,
 };
-use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::error::{invalid, merr, refuse, QuiverError, Result};
 
 /// Default `num_partitions` of a partition-key collection (as in Milvus).
 const DEFAULT_KEY_PARTITIONS: i64 = 16;
@@ -102,13 +102,13 @@ pub async fn drop_collection(
     p.coord.database(&db)?;
     if p.coord.describe_alias(&db, &r.collection_name).is_ok() {
         // Milvus's root coordinator refuses with a plain error (code 65535).
-        return Err(QuiverError::Milvus {
-            code: 65535,
-            reason: format!(
+        return Err(refuse(
+            merr::UNEXPECTED,
+            format!(
                 "cannot drop the collection via alias = {}",
                 r.collection_name
             ),
-        });
+        ));
     }
     if let Some(id) = p.coord.drop_collection(&db, &r.collection_name).await? {
         p.data.drop_collection(id).await?;

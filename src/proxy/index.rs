@@ -8,7 +8,7 @@ use super::{ok_status, to_kv, Ctx, Proxy};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 use quiver_engine::catalog::{CollectionChange, CollectionMeta, IndexKind, IndexMeta};
-use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::error::{invalid, merr, refuse, QuiverError, Result};
 
 const INDEX_STATE_IN_PROGRESS: i32 = 2;
 const INDEX_STATE_FINISHED: i32 = 3;
@@ -356,10 +356,10 @@ pub async fn load_collection(
             // Milvus's proxy re-wraps the query coordinator's refusal of a
             // LoadCollection as a plain error: code 65535, with this prefix.
             let (_, _, reason) = e.status_parts();
-            QuiverError::Milvus {
-                code: 65535,
-                reason: format!("call query coordinator LoadCollection: {reason}"),
-            }
+            refuse(
+                merr::UNEXPECTED,
+                format!("call query coordinator LoadCollection: {reason}"),
+            )
         })?;
     let c = if c.loaded {
         c

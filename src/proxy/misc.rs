@@ -143,11 +143,7 @@ pub async fn get_replicas(
             collection_id: coll.id,
             partition_ids: coll.partitions.iter().map(|p| p.id).collect(),
             node_ids: vec![1],
-            resource_group_name: if coll.replica_group.is_empty() {
-                super::resource_group::DEFAULT_RESOURCE_GROUP.into()
-            } else {
-                coll.replica_group.clone()
-            },
+            resource_group_name: coll.resource_group().to_string(),
             ..Default::default()
         }],
     })
@@ -287,11 +283,11 @@ pub async fn manual_compaction(
     })
 }
 
-/// A job's state as Milvus sums it up: executing while any plan runs.
-fn job_state(job: Option<&CompactionJob>) -> CompactionState {
-    match job {
-        Some(j) if !j.done() => CompactionState::Executing,
-        _ => CompactionState::Completed,
+/// Jobs' state as Milvus sums it up: executing while any plan runs.
+fn job_state<'a>(mut jobs: impl Iterator<Item = &'a CompactionJob>) -> CompactionState {
+    match jobs.any(|j| !j.done()) {
+        true => CompactionState::Executing,
+        false => CompactionState::Completed,
     }
 }
 
@@ -305,7 +301,7 @@ pub async fn get_compaction_state(
     let count = |f: fn(&MergePlan) -> bool| plans.iter().filter(|&p| f(p)).count() as i64;
     Ok(m::GetCompactionStateResponse {
         status: ok_status(),
-        state: job_state(job.as_ref()) as i32,
+        state: job_state(job.iter()) as i32,
         executing_plan_no: count(|p| !p.done),
         timeout_plan_no: 0,
         completed_plan_no: count(|p| p.done && p.failure.is_none()),
@@ -357,13 +353,9 @@ pub async fn get_compaction_plans(
             })
         })
         .collect();
-    let state = match jobs.iter().any(|j| !j.done()) {
-        true => CompactionState::Executing,
-        false => CompactionState::Completed,
-    };
     Ok(m::GetCompactionPlansResponse {
         status: ok_status(),
-        state: state as i32,
+        state: job_state(jobs.iter()) as i32,
         merge_infos,
     })
 }

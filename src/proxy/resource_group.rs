@@ -17,8 +17,6 @@ use quiver_engine::catalog::names;
 use quiver_engine::error::Result;
 use quiver_engine::roles::{ResourceGroupInfo, RgConfig};
 
-pub use quiver_engine::roles::DEFAULT_RESOURCE_GROUP;
-
 /// The wire config as plain data (absent submessages stay absent).
 fn config_from(c: rg::ResourceGroupConfig) -> RgConfig {
     let groups =

@@ -12,7 +12,7 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
 
 use quiver_engine::catalog::{names, CollectionMeta, DEFAULT_PARTITION};
-use quiver_engine::error::{invalid, no_primary_key, QuiverError, Result};
+use quiver_engine::error::{invalid, no_primary_key, parameter_invalid_msg, QuiverError, Result};
 use quiver_engine::roles::QueryRequest;
 use quiver_engine::segment::PartitionId;
 use quiver_types::Timestamp;
@@ -123,11 +123,9 @@ async fn write_rows(
     let ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
     if upsert && has_duplicates(&ids) {
         // Milvus refuses these (which row would win is undefined).
-        return Err(QuiverError::Milvus {
-            code: 1100,
-            reason: "duplicate primary keys are not allowed in the same batch: invalid parameter"
-                .into(),
-        });
+        return Err(parameter_invalid_msg(
+            "duplicate primary keys are not allowed in the same batch",
+        ));
     }
     let n = batch.num_rows();
     let parts = route(&coll, partition, batch)?;

@@ -112,6 +112,15 @@ impl CollectionMeta {
         self.loaded || self.loaded_partitions.contains(&id)
     }
 
+    /// The resource group the loaded replica is placed in.
+    pub fn resource_group(&self) -> &str {
+        if self.replica_group.is_empty() {
+            crate::roles::DEFAULT_RESOURCE_GROUP
+        } else {
+            &self.replica_group
+        }
+    }
+
     /// Whether anything of the collection is loaded.
     pub fn any_loaded(&self) -> bool {
         self.loaded || !self.loaded_partitions.is_empty()

@@ -15,7 +15,7 @@
 //! the next (partition and index names even answer the generic code 65535);
 //! that is Milvus's behaviour, kept on purpose.
 
-use crate::error::{QuiverError, Result};
+use crate::error::{parameter_invalid_msg as parameter, refuse, Result};
 
 /// Milvus's `proxy.maxNameLength` default, in bytes.
 pub const MAX_NAME_LENGTH: usize = 255;
@@ -69,23 +69,13 @@ pub const FIELD_NAME_KEYWORDS: &[&str] = &[
 
 /// Milvus `merr` codes a refused name answers with.
 pub mod code {
-    /// ErrParameterInvalid.
-    pub const PARAMETER_INVALID: i32 = 1100;
+    /// ErrParameterInvalid, and a plain (code-less) Go error: partition,
+    /// index and empty resource group names.
+    pub use crate::error::merr::{PARAMETER_INVALID, UNEXPECTED};
     /// ErrDatabaseInvalidName.
     pub const DATABASE_NAME_INVALID: i32 = 802;
     /// ErrFieldInvalidName.
     pub const FIELD_NAME_INVALID: i32 = 1701;
-    /// A plain (code-less) Go error: partition, index and empty resource group names.
-    pub const UNEXPECTED: i32 = 65535;
-}
-
-fn refuse(code: i32, reason: String) -> QuiverError {
-    QuiverError::InvalidName { code, reason }
-}
-
-/// `merr.WrapErrParameterInvalidMsg`: the message, then the code's text.
-fn parameter(msg: String) -> QuiverError {
-    refuse(code::PARAMETER_INVALID, format!("{msg}: invalid parameter"))
 }
 
 /// The first byte most kinds of name allow.
@@ -271,7 +261,7 @@ pub fn index(name: &str) -> Result<()> {
 pub fn user(name: &str) -> Result<()> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(parameter("username must be not empty".into()));
+        return Err(parameter("username must be not empty"));
     }
     if name.len() > MAX_USERNAME_LENGTH {
         return Err(parameter(format!(

@@ -12,14 +12,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quiver_types::{CollectionId, PartitionId, SegmentId, Timestamp};
 
-pub use rg::{render as render_rg_config, ResourceGroups, DEFAULT_CAPACITY, MAX_RESOURCE_GROUPS};
+pub use rg::{ResourceGroups, DEFAULT_CAPACITY, MAX_RESOURCE_GROUPS};
 pub use tasks::BuildTable;
 
 use crate::catalog::{Catalog, CollectionChange, CollectionMeta, DatabaseMeta, PartitionMeta};
 use crate::error::{QuiverError, Result};
-use crate::roles::{
-    BuildKey, Coordinator, ReplicaPlacement, ResourceGroupInfo, RgConfig, DEFAULT_RESOURCE_GROUP,
-};
+use crate::roles::{BuildKey, Coordinator, ReplicaPlacement, ResourceGroupInfo, RgConfig};
 
 /// The id the one query node of a standalone server reports.
 pub const QUERY_NODE_ID: i64 = 1;
@@ -59,18 +57,9 @@ impl LocalCoordinator {
             .map(|c| ReplicaPlacement {
                 collection_id: c.id,
                 collection: c.name.clone(),
-                group: replica_group(&c).to_string(),
+                group: c.resource_group().to_string(),
             })
             .collect()
-    }
-}
-
-/// The group a collection's replica is placed in.
-fn replica_group(c: &CollectionMeta) -> &str {
-    if c.replica_group.is_empty() {
-        DEFAULT_RESOURCE_GROUP
-    } else {
-        &c.replica_group
     }
 }
 
@@ -206,7 +195,7 @@ impl Coordinator for LocalCoordinator {
         num_replica: i64,
     ) -> Result<()> {
         let c = self.record(id)?;
-        let placed = c.any_loaded().then(|| replica_group(&c));
+        let placed = c.any_loaded().then(|| c.resource_group());
         self.groups
             .check_transfer_replica(src, dst, &c.name, num_replica, placed)?;
         self.catalog
@@ -223,7 +212,7 @@ impl Coordinator for LocalCoordinator {
     ) -> Result<()> {
         let c = self.record(id)?;
         let group = self.groups.assign(&groups, replicas, check_nodes)?;
-        if replica_group(&c) != group {
+        if c.resource_group() != group {
             self.catalog
                 .alter_collection(id, CollectionChange::PlaceReplica(group))?;
         }

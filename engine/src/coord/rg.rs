@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use quiver_storage::{MetaOp, MetaStore};
 
 use crate::catalog::KEY_PREFIX;
-use crate::error::{QuiverError, Result};
+use crate::error::{parameter_invalid_msg, refuse, QuiverError, Result};
 use crate::roles::{ReplicaPlacement, ResourceGroupInfo, RgConfig, DEFAULT_RESOURCE_GROUP};
 
 /// Milvus `quotaAndLimits.limits.maxResourceGroupNumOfQueryNode`.
@@ -36,16 +36,7 @@ mod code {
     pub const REACH_LIMIT: i32 = 302;
     pub const ILLEGAL_CONFIG: i32 = 303;
     pub const NODE_NOT_ENOUGH: i32 = 304;
-    pub const PARAMETER_INVALID: i32 = 1100;
-}
-
-fn refuse(code: i32, reason: String) -> QuiverError {
-    QuiverError::Milvus { code, reason }
-}
-
-/// `merr.WrapErrParameterInvalidMsg`.
-fn parameter_msg(msg: String) -> QuiverError {
-    refuse(code::PARAMETER_INVALID, format!("{msg}: invalid parameter"))
+    pub use crate::error::merr::PARAMETER_INVALID;
 }
 
 /// `merr.WrapErrParameterInvalid(expected, actual, msg)`.
@@ -81,7 +72,7 @@ fn not_enough(name: &str, have: i64, want: i64) -> QuiverError {
 }
 
 fn same_groups(name: &str) -> QuiverError {
-    parameter_msg(format!(
+    parameter_invalid_msg(format!(
         "source resource group and target resource group should not be the same, resource \
          group: {name}"
     ))
@@ -251,11 +242,6 @@ impl ResourceGroups {
     /// Group names, sorted (Milvus's order is random; sorted is one of them).
     pub fn list(&self) -> Vec<String> {
         self.state.lock().groups.keys().cloned().collect()
-    }
-
-    /// Whether `name` exists.
-    pub fn exists(&self, name: &str) -> bool {
-        self.state.lock().groups.contains_key(name)
     }
 
     /// CreateResourceGroup (the name already validated by the proxy).
@@ -452,7 +438,7 @@ impl ResourceGroups {
         let replicas = replicas.max(1);
         let n = groups.len() as i64;
         if n != 0 && n != 1 && n != replicas {
-            return Err(parameter_msg(format!(
+            return Err(parameter_invalid_msg(format!(
                 "replica=[{replicas}] resource group=[{}], resource group num can only be 0, 1 \
                  or same as replica number",
                 groups.join(",")
