@@ -121,6 +121,10 @@ pub struct Limits {
     /// An index build whose estimated memory exceeds this is refused and the
     /// index marked Failed, instead of the build exhausting memory.
     pub index_build_max_bytes: usize,
+    /// Threads of the index build pool (0: one per core). One thread makes a
+    /// build reproducible bit for bit: graph construction inserts points in
+    /// parallel, so with several threads the neighbour lists depend on timing.
+    pub index_build_threads: usize,
     // Connections and requests (src/net)
     /// A connection that has not sent the HTTP/2 preface and SETTINGS by then is closed.
     pub handshake_timeout_secs: u64,
@@ -154,6 +158,7 @@ impl Default for Limits {
             seal_idle_secs: 600,
             max_partitions: 1024,
             index_build_max_bytes: 64 << 30,
+            index_build_threads: 0,
             // Connections and requests (src/net)
             handshake_timeout_secs: 10,
             idle_timeout_secs: 600,
@@ -214,6 +219,7 @@ mod tests {
             seal_idle_secs = 5
             max_partitions = 7
             index_build_max_bytes = 1000
+            index_build_threads = 3
             handshake_timeout_secs = 1
             idle_timeout_secs = 2
             keepalive_interval_secs = 3
@@ -244,6 +250,7 @@ mod tests {
         assert_eq!(c.limits.seal_idle_secs, 5);
         assert_eq!(c.limits.max_partitions, 7);
         assert_eq!(c.limits.index_build_max_bytes, 1000);
+        assert_eq!(c.limits.index_build_threads, 3);
         assert!(c.auth.enabled);
         assert_eq!(c.filter.to_filter().max_expr_bytes, 100);
         assert_eq!(c.filter.to_filter().max_depth, 7);

@@ -54,6 +54,9 @@ enum Command {
         /// the query, data and index roles (tests of the role split).
         #[arg(long, env = "QUIVER_LOOPBACK_ROLES", value_parser = clap::builder::FalseyValueParser::new())]
         loopback_roles: bool,
+        /// Threads building indexes (0: one per core; 1: reproducible graphs).
+        #[arg(long)]
+        index_build_threads: Option<usize>,
     },
 }
 
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             storage,
             auth,
             loopback_roles,
+            index_build_threads,
         } => {
             let mut cfg = match config {
                 Some(path) => Config::from_file(&path)?,
@@ -97,6 +101,9 @@ fn main() -> anyhow::Result<()> {
             }
             if loopback_roles {
                 cfg.loopback_roles = true;
+            }
+            if let Some(t) = index_build_threads {
+                cfg.limits.index_build_threads = t;
             }
             // Two runtimes: accepting and HTTP/2 framing on their own threads,
             // so recovery, compaction or heavy handlers (all on `work`) never

@@ -57,7 +57,10 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Opened> {
     )?))?);
     let users = Arc::new(Users::open(meta.clone())?);
     // Builds run on the index node's own pool, not the one searches use.
-    let index = Arc::new(IndexNode::new(store.clone(), 0).context("cannot start the index pool")?);
+    let index = Arc::new(
+        IndexNode::new(store.clone(), cfg.limits.index_build_threads)
+            .context("cannot start the index pool")?,
+    );
     let data = DataNode::open(
         DataNodeConfig {
             wal_dir: cfg.data_dir.join("wal"),

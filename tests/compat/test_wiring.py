@@ -18,9 +18,12 @@ N = 3000
 
 @pytest.fixture
 def pair(tmp_path):
+    # One build thread each: a parallel HNSW build links neighbours in an order
+    # that depends on timing, so two servers could differ by one neighbour.
+    one = ["--index-build-threads", "1"]
     servers = [
-        QuiverServer(tmp_path / "inproc").start(),
-        QuiverServer(tmp_path / "loopback", extra_args=["--loopback-roles"]).start(),
+        QuiverServer(tmp_path / "inproc", extra_args=one).start(),
+        QuiverServer(tmp_path / "loopback", extra_args=[*one, "--loopback-roles"]).start(),
     ]
     clients = [MilvusClient(uri=s.uri, timeout=T, dedicated=True) for s in servers]
     yield clients
