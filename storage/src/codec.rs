@@ -1,13 +1,23 @@
 //! Byte encodings of segment data: Parquet files, Arrow IPC, delete bitmaps.
 //!
 //! A sealed segment is one Parquet file whose columns follow
-//! `CollectionSchema::arrow_schema()` (vectors as `FixedSizeList<f32>`); the
-//! Arrow schema is embedded so it round-trips exactly. WAL records carry rows
+//! `CollectionSchema::arrow_schema()`; the Arrow schema is embedded so it
+//! round-trips exactly. Float vector columns (`FixedSizeList<f32>` in memory)
+//! are stored as one fixed-length byte string per row (the row's `f32`s,
+//! little-endian), marked by [`RAW_VECTOR_KEY`] in the field metadata: a
+//! Parquet list spends a repetition level on every component, which made a
+//! 100k x 1536 segment take seconds to encode and decode; a fixed-length byte
+//! column is a copy each way. Files with vectors as lists still read. WAL records carry rows
 //! as Arrow IPC streams. Delete bitmaps are small checksummed blobs so a torn
 //! or bit-rotted one is detected rather than silently resurrecting rows.
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType as ArrowType, SchemaRef};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeBinaryArray, FixedSizeListArray, RecordBatch,
+};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::{DataType as ArrowType, Field, Float32Type, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, ProjectionMask};
@@ -19,10 +29,93 @@ use crate::error::{Result, StorageError};
 /// Upper bound on rows per decoded batch before concatenation.
 const MAX_READ_BATCH_ROWS: usize = 1 << 24;
 
+/// Field metadata marking a vector column stored as fixed-length bytes; its
+/// value is the name of the list's item field, restored on read.
+pub const RAW_VECTOR_KEY: &str = "quiver.raw_f32_vector";
+
 /// True for columns written raw: float vectors neither compress nor benefit
 /// from dictionaries or min/max statistics, and encoding speed matters.
-fn is_vector(t: &ArrowType) -> bool {
-    matches!(t, ArrowType::FixedSizeList(item, _) if item.data_type() == &ArrowType::Float32)
+fn is_vector(f: &Field) -> bool {
+    matches!(f.data_type(), ArrowType::FixedSizeList(item, _) if item.data_type() == &ArrowType::Float32)
+        || f.metadata().contains_key(RAW_VECTOR_KEY)
+}
+
+/// `col` as one `dim * 4`-byte string per row when it is a float vector column
+/// without null components (the buffer is shared, not copied).
+fn vector_as_bytes(field: &Field, col: &ArrayRef) -> Option<(Field, ArrayRef)> {
+    let ArrowType::FixedSizeList(item, dim) = field.data_type() else {
+        return None;
+    };
+    // The bytes are the f32s in memory order, read back as little-endian.
+    if cfg!(target_endian = "big") || item.data_type() != &ArrowType::Float32 || item.is_nullable()
+    {
+        return None;
+    }
+    let list = col.as_fixed_size_list_opt()?;
+    let values = list.values().as_primitive_opt::<Float32Type>()?;
+    if values.null_count() > 0 {
+        return None;
+    }
+    let dim = usize::try_from(*dim).ok()?;
+    let width = i32::try_from(dim.checked_mul(4)?).ok()?;
+    let start = list.offset().checked_mul(dim)?;
+    let len = list.len().checked_mul(dim)?;
+    let bytes = values.values().slice(start, len).into_inner();
+    let array = FixedSizeBinaryArray::try_new(width, bytes, list.nulls().cloned()).ok()?;
+    let mut meta = field.metadata().clone();
+    meta.insert(RAW_VECTOR_KEY.to_string(), item.name().clone());
+    let stored = Field::new(
+        field.name(),
+        ArrowType::FixedSizeBinary(width),
+        field.is_nullable(),
+    )
+    .with_metadata(meta);
+    Some((stored, Arc::new(array)))
+}
+
+/// The inverse of [`vector_as_bytes`] for a column read back with its stored field.
+fn vector_from_bytes(field: &Field, col: &ArrayRef) -> Result<Option<(Field, ArrayRef)>> {
+    let Some(item_name) = field.metadata().get(RAW_VECTOR_KEY) else {
+        return Ok(None);
+    };
+    let bad = |m: &str| StorageError::Corrupt(format!("vector column {}: {m}", field.name()));
+    let bin = col
+        .as_fixed_size_binary_opt()
+        .ok_or_else(|| bad("not fixed-length bytes"))?;
+    let width = usize::try_from(bin.value_length()).map_err(|_| bad("negative width"))?;
+    if width % 4 != 0 {
+        return Err(bad("width is not a whole number of f32"));
+    }
+    let dim = width / 4;
+    let n = bin.len().saturating_mul(dim);
+    let start = bin.offset().saturating_mul(width);
+    let buf = bin.values();
+    if buf.len() < start.saturating_add(n.saturating_mul(4)) {
+        return Err(bad("shorter than its rows"));
+    }
+    // Zero-copy when the decoded buffer is f32-aligned (the Parquet reader's
+    // allocations are); otherwise one copy.
+    let floats: ScalarBuffer<f32> = if buf.as_ptr().align_offset(4) == 0 {
+        ScalarBuffer::new(buf.clone(), start / 4, n)
+    } else {
+        buf[start..start + n * 4]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let item = Arc::new(Field::new(item_name, ArrowType::Float32, false));
+    let dim_i32 = i32::try_from(dim).map_err(|_| bad("dimension too large"))?;
+    let values = Arc::new(arrow::array::Float32Array::new(floats, None));
+    let list = FixedSizeListArray::try_new(item.clone(), dim_i32, values, bin.nulls().cloned())?;
+    let mut meta = field.metadata().clone();
+    meta.remove(RAW_VECTOR_KEY);
+    let restored = Field::new(
+        field.name(),
+        ArrowType::FixedSizeList(item, dim_i32),
+        field.is_nullable(),
+    )
+    .with_metadata(meta);
+    Ok(Some((restored, Arc::new(list))))
 }
 
 fn writer_properties(schema: &SchemaRef) -> Result<WriterProperties> {
@@ -32,7 +125,7 @@ fn writer_properties(schema: &SchemaRef) -> Result<WriterProperties> {
     let vector_names: Vec<&str> = schema
         .fields()
         .iter()
-        .filter(|f| is_vector(f.data_type()))
+        .filter(|f| is_vector(f))
         .map(|f| f.name().as_str())
         .collect();
     if !vector_names.is_empty() {
@@ -53,6 +146,7 @@ fn writer_properties(schema: &SchemaRef) -> Result<WriterProperties> {
 
 /// Encodes `batch` as one Parquet file (Snappy; vector columns raw).
 pub fn batch_to_parquet(batch: &RecordBatch) -> Result<Bytes> {
+    let batch = &vectors_as_bytes(batch)?;
     let schema = batch.schema();
     let props = writer_properties(&schema)?;
     let estimate = batch.get_array_memory_size() + 4096;
@@ -83,7 +177,59 @@ pub fn parquet_to_batch(bytes: Bytes, projection: Option<&[usize]>) -> Result<Re
     let reader = builder.build()?;
     let schema = arrow::array::RecordBatchReader::schema(&reader);
     let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    concat(schema, &batches)
+    vectors_from_bytes(&concat(schema, &batches)?)
+}
+
+/// `batch` with its float vector columns as fixed-length bytes (see the module doc).
+fn vectors_as_bytes(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| is_vector(f)) {
+        return Ok(batch.clone());
+    }
+    let (fields, cols): (Vec<Field>, Vec<ArrayRef>) = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| vector_as_bytes(f, c).unwrap_or_else(|| (f.as_ref().clone(), c.clone())))
+        .unzip();
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(schema),
+        cols,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
+/// The inverse of [`vectors_as_bytes`]; a batch without marked columns is returned as is.
+fn vectors_from_bytes(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| f.metadata().contains_key(RAW_VECTOR_KEY))
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut cols = Vec::with_capacity(fields.capacity());
+    for (f, c) in schema.fields().iter().zip(batch.columns()) {
+        match vector_from_bytes(f, c)? {
+            Some((f, c)) => {
+                fields.push(f);
+                cols.push(c);
+            }
+            None => {
+                fields.push(f.as_ref().clone());
+                cols.push(c.clone());
+            }
+        }
+    }
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(schema),
+        cols,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
 }
 
 fn concat(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {

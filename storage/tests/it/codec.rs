@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, FixedSizeListArray, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, ListArray, ListBuilder, RecordBatch,
-    StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, FixedSizeListArray, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, ListArray, ListBuilder,
+    RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::{DataType as ArrowType, Int64Type};
 use quiver_storage::{
@@ -158,6 +158,77 @@ fn ipc_round_trip_preserves_everything() {
     let back = ok(ipc_to_batch(&ok(batch_to_ipc(&batch))));
     assert_eq!(back, batch);
     assert!(ipc_to_batch(b"not arrow").is_err());
+}
+
+/// Vectors are stored as fixed-length byte strings, not Parquet lists (see
+/// `storage/src/codec.rs`), and come back as the same `FixedSizeList<f32>`.
+#[test]
+fn vectors_are_stored_as_fixed_length_bytes() {
+    use parquet::basic::Type as Physical;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let schema = full_schema(DIM);
+    let batch = full_batch(&schema, 50);
+    let bytes = ok(batch_to_parquet(&batch));
+    let reader = SerializedFileReader::new(bytes.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let descr = reader.metadata().file_metadata().schema_descr_ptr();
+    let vec_cols: Vec<_> = descr
+        .columns()
+        .iter()
+        .filter(|c| c.path().parts()[0] == "vec")
+        .collect();
+    assert_eq!(vec_cols.len(), 1);
+    assert_eq!(vec_cols[0].physical_type(), Physical::FIXED_LEN_BYTE_ARRAY);
+    assert_eq!(vec_cols[0].type_length(), (DIM * 4) as i32);
+    assert_eq!(
+        vec_cols[0].max_rep_level(),
+        0,
+        "no repetition level per component"
+    );
+    // A slice (non-zero offset) round-trips too.
+    let part = batch.slice(7, 20);
+    assert_eq!(
+        ok(parquet_to_batch(ok(batch_to_parquet(&part)), None)),
+        part
+    );
+}
+
+/// Segment files written before vectors were stored as bytes (a Parquet list per
+/// row, plain Arrow writer) still read back unchanged.
+#[test]
+fn list_encoded_vector_files_still_read() {
+    let schema = full_schema(DIM);
+    let batch = full_batch(&schema, 64);
+    let mut out = Vec::new();
+    {
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
+        w.close().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let back = ok(parquet_to_batch(bytes::Bytes::from(out), None));
+    assert_eq!(back, batch);
+}
+
+/// A nullable vector column keeps which rows are null.
+#[test]
+fn nullable_vectors_round_trip() {
+    let mut schema = full_schema(DIM);
+    if let Some(f) = schema.fields.iter_mut().find(|f| f.name == "vec") {
+        f.nullable = true;
+    }
+    let batch = full_batch(&schema, 10);
+    let vec_idx = 9;
+    let list = batch.column(vec_idx).as_fixed_size_list().clone();
+    let nulls = arrow::buffer::NullBuffer::from((0..10).map(|i| i % 3 != 0).collect::<Vec<_>>());
+    let (field, dim, values, _) = list.into_parts();
+    let with_nulls = FixedSizeListArray::try_new(field, dim, values, Some(nulls))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cols = batch.columns().to_vec();
+    cols[vec_idx] = Arc::new(with_nulls);
+    let batch = RecordBatch::try_new(schema.arrow_schema(), cols).unwrap_or_else(|e| panic!("{e}"));
+    let back = ok(parquet_to_batch(ok(batch_to_parquet(&batch)), None));
+    assert_eq!(back, batch);
+    assert_eq!(back.column(vec_idx).null_count(), 4);
 }
 
 #[test]
