@@ -22,6 +22,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
@@ -117,24 +118,42 @@ impl IndexNode {
             .acquire()
             .await
             .map_err(|_| BuildError::ShuttingDown)?;
+        let t0 = Instant::now();
         let parquet = self
             .store
             .get(&task.segment_key)
             .await
             .map_err(|e| BuildError::Storage(e.to_string()))?;
+        let read = t0.elapsed();
         let (tx, rx) = oneshot::channel();
         self.pool.spawn(move || {
             // rayon aborts the process on a panic in a spawned job: a builder
             // bug must fail this index, not every start-up that retries it.
             let out = catch_unwind(AssertUnwindSafe(|| build_now(&task, parquet)))
                 .unwrap_or_else(|_| Err(BuildError::Rejected("index builder panicked".into())));
-            let _ = tx.send(out.map(|(g, bytes)| (g, bytes, task.graph_key)));
+            let _ = tx.send(out.map(|(g, bytes, phases)| (g, bytes, phases, task.graph_key)));
         });
-        let (graph, bytes, graph_key) = rx.await.map_err(|_| BuildError::ShuttingDown)??;
+        let (graph, bytes, phases, graph_key) =
+            rx.await.map_err(|_| BuildError::ShuttingDown)??;
+        let t1 = Instant::now();
+        let graph_bytes = bytes.len();
         self.store
             .put(&graph_key, Bytes::from(bytes))
             .await
             .map_err(|e| BuildError::Storage(e.to_string()))?;
+        // One line per build with where its time went, as Milvus's index
+        // nodes log theirs: reading the segment, decoding, building, writing.
+        tracing::info!(
+            graph = %graph_key,
+            rows = graph.len(),
+            graph_bytes,
+            read_ms = read.as_millis() as u64,
+            decode_ms = phases.decode.as_millis() as u64,
+            build_ms = phases.build.as_millis() as u64,
+            serialize_ms = phases.serialize.as_millis() as u64,
+            write_ms = t1.elapsed().as_millis() as u64,
+            "index built"
+        );
         Ok(Built { graph, graph_key })
     }
 }
@@ -152,7 +171,8 @@ pub fn estimated_build_bytes(rows: usize, dim: usize, m: usize) -> usize {
 
 /// Decodes the vector column, builds on the current (the index node's) rayon
 /// pool and serialises the graph.
-fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>), BuildError> {
+fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>, Phases), BuildError> {
+    let t0 = Instant::now();
     let batch = parquet_to_batch(parquet, Some(&[task.column]))
         .map_err(|e| BuildError::Rejected(format!("unreadable segment file: {e}")))?;
     let column = batch
@@ -187,6 +207,8 @@ fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>), BuildE
     // The graph keeps a half-precision copy (0.76x the memory of raw f32 +
     // graph) for traversal-time pre-selection; the query role re-ranks once
     // against the segment's own f32 column, so reported scores stay exact.
+    let decode = t0.elapsed();
+    let t1 = Instant::now();
     let graph = Hnsw::build_with_storage(
         flat,
         task.dim,
@@ -196,8 +218,22 @@ fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>), BuildE
         &task.progress,
         &task.cancel,
     )?;
+    let build = t1.elapsed();
+    let t2 = Instant::now();
     let bytes = graph.to_bytes();
-    Ok((graph, bytes))
+    let phases = Phases {
+        decode,
+        build,
+        serialize: t2.elapsed(),
+    };
+    Ok((graph, bytes, phases))
+}
+
+/// Where a build's time went on the build pool (logged with each build).
+struct Phases {
+    decode: Duration,
+    build: Duration,
+    serialize: Duration,
 }
 
 impl From<BuildError> for QuiverError {
