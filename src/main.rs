@@ -106,8 +106,9 @@ fn main() -> anyhow::Result<()> {
                 cfg.limits.index_build_threads = t;
             }
             // Two runtimes: accepting and HTTP/2 framing on their own threads,
-            // so recovery, compaction or heavy handlers (all on `work`) never
-            // keep a new client from connecting.
+            // so recovery, compaction or heavy handlers (on `work`, but for
+            // one request at a time: see src/net/mod.rs) never keep a new
+            // client from connecting.
             let io = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .thread_name("quiver-io")

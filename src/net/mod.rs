@@ -9,9 +9,12 @@
 //! * [`admit`]: request bytes in flight are bounded by `max_inflight_bytes`.
 //!
 //! Accepting and the HTTP/2 framing run on the runtime that calls [`serve`]
-//! (the I/O runtime); every handler runs on the work runtime, so recovery,
-//! compaction or a burst of heavy requests cannot stop new clients from
-//! connecting.
+//! (the I/O runtime, two threads); handlers run on the work runtime, so
+//! recovery, compaction or a burst of heavy requests cannot stop new clients
+//! from connecting. The one exception is a single request at a time whose
+//! handler runs where it arrived, sparing a lone client the two cross-thread
+//! wake-ups of the hop (`conn::InlineSlot`); it occupies at most one of the
+//! I/O threads.
 
 mod admit;
 mod body;
@@ -105,6 +108,7 @@ pub async fn serve(
         limits,
         ready,
         work,
+        inline: std::sync::atomic::AtomicBool::new(true),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let open = Arc::new(());
