@@ -154,6 +154,19 @@ pub fn parameter_invalid_msg(msg: impl std::fmt::Display) -> QuiverError {
     refuse(merr::PARAMETER_INVALID, format!("{msg}: invalid parameter"))
 }
 
+/// `merr.WrapErrParameterInvalid(expected, actual, msg)`: the message, then
+/// the code's text with both fields.
+pub fn parameter_invalid(
+    expected: impl std::fmt::Display,
+    actual: impl std::fmt::Display,
+    msg: impl std::fmt::Display,
+) -> QuiverError {
+    refuse(
+        merr::PARAMETER_INVALID,
+        format!("{msg}: invalid parameter[expected={expected}][actual={actual}]"),
+    )
+}
+
 /// Shorthand for an invalid-parameter error.
 pub fn invalid(msg: impl Into<String>) -> QuiverError {
     QuiverError::InvalidParameter(msg.into())

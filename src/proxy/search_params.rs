@@ -12,7 +12,7 @@ use quiver_index::Metric;
 
 use super::{kv_get, MAX_TOPK};
 use crate::proto::common::KeyValuePair;
-use quiver_engine::error::{invalid, Result};
+use quiver_engine::error::{invalid, merr, parameter_invalid, refuse, Result};
 
 /// Largest number of query vectors in one request (Milvus's `maxNQ`).
 pub const MAX_NQ: usize = 16_384;
@@ -196,6 +196,15 @@ pub fn parse(kvs: &[KeyValuePair]) -> Result<Params> {
         .get("range_filter")
         .map(|v| finite_float("range_filter", v))
         .transpose()?;
+    // Milvus's proxy: a range search is one with `radius`; `range_filter`
+    // alone would silently be a plain top-k search.
+    if radius.is_none() && json.get("range_filter").is_some() {
+        return Err(parameter_invalid(
+            "range_filter",
+            "",
+            "range_filter requires radius to be set; range_filter alone is not a valid range search parameter",
+        ));
+    }
     let group_size = num("group_size", 1)?;
     if group_size > MAX_GROUP_SIZE {
         return Err(invalid(format!(
@@ -233,18 +242,20 @@ pub fn check_against_index(p: &Params, metric: Metric, graph: bool) -> Result<()
         }
     }
     if let (Some(radius), Some(rf)) = (p.radius, p.range_filter) {
-        match metric {
-            Metric::L2 if rf >= radius => {
-                return Err(invalid(
-                    "range_filter must be less than radius for L2/HAMMING/JACCARD",
-                ))
-            }
-            Metric::Ip | Metric::Cosine if rf <= radius => {
-                return Err(invalid(
-                    "range_filter must be greater than radius for IP/COSINE",
-                ))
-            }
-            _ => {}
+        // Segcore's CheckRangeSearchParam, a plain (65535) error in Milvus.
+        let wrong = match metric {
+            Metric::L2 if rf >= radius => Some("less"),
+            Metric::Ip | Metric::Cosine if rf <= radius => Some("greater"),
+            _ => None,
+        };
+        if let Some(side) = wrong {
+            return Err(refuse(
+                merr::UNEXPECTED,
+                format!(
+                    "metric type ({}), range_filter({rf}) must be {side} than radius({radius})",
+                    metric.as_str()
+                ),
+            ));
         }
     }
     Ok(())
@@ -336,12 +347,27 @@ mod tests {
                 "{bad}"
             );
         }
-        let p = with_params(r#"{"radius": 1.0, "range_filter": 2.0}"#).expect("parse");
-        assert!(check_against_index(&p, Metric::L2, true).is_err());
+        let p = with_params(r#"{"radius": 1.0, "range_filter": 10.0}"#).expect("parse");
+        let e = check_against_index(&p, Metric::L2, true).expect_err("L2 rf > radius");
+        assert_eq!(
+            e.status_parts().2,
+            "metric type (L2), range_filter(10) must be less than radius(1)"
+        );
+        assert_eq!(e.status_parts().0, 65535);
         assert!(check_against_index(&p, Metric::Cosine, true).is_ok());
         let p = with_params(r#"{"radius": 0.5, "range_filter": 0.2}"#).expect("parse");
-        assert!(check_against_index(&p, Metric::Ip, true).is_err());
+        let e = check_against_index(&p, Metric::Ip, true).expect_err("IP rf < radius");
+        assert_eq!(
+            e.status_parts().2,
+            "metric type (IP), range_filter(0.2) must be greater than radius(0.5)"
+        );
         assert!(check_against_index(&p, Metric::L2, true).is_ok());
+        let e = err(with_params(r#"{"range_filter": 0.5}"#));
+        assert_eq!(
+            e,
+            "range_filter requires radius to be set; range_filter alone is not a valid \
+             range search parameter: invalid parameter[expected=range_filter][actual=]"
+        );
     }
 
     proptest::proptest! {

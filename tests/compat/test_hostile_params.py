@@ -155,15 +155,25 @@ def test_overflowing_distances_still_return_limit_hits(client, unique_name, inde
     client.drop_collection(name)
 
 
-@pytest.mark.parametrize("params,text", [
-    ({"radius": "abc"}, "radius"),
-    ({"radius": 1.0, "range_filter": 2.0}, "range_filter must be less than radius"),
+@pytest.mark.parametrize("metric,params,code,text", [
+    ("L2", {"radius": "abc"}, 1100, "radius"),
+    # Milvus 2.6: segcore's range check (a plain error), the proxy's radius rule (1100).
+    ("L2", {"radius": 1, "range_filter": 10},
+     65535, "metric type (L2), range_filter(10) must be less than radius(1)"),
+    ("COSINE", {"radius": 0.5, "range_filter": 0.25},
+     65535, "metric type (COSINE), range_filter(0.25) must be greater than radius(0.5)"),
+    ("COSINE", {"range_filter": 0.5}, 1100, "range_filter requires radius to be set"),
 ])
-def test_bad_range_parameters_are_refused(client, hnsw, params, text):
+def test_bad_range_parameters_are_refused(client, hnsw, unique_name, metric, params, code, text):
     name, vecs = hnsw
+    if metric != "L2":
+        name = unique_name()
+        make_loaded_collection(client, name, dim=vecs.shape[1], metric=metric)
     e = milvus_error(client.search, name, [vecs[0].tolist()], limit=5,
-                     search_params={"metric_type": "L2", "params": params})
-    assert e.code in INVALID_PARAM and text in e.message, e.message
+                     search_params={"metric_type": metric, "params": params})
+    assert e.code == code and text in e.message, (e.code, e.message)
+    if metric != "L2":
+        client.drop_collection(name)
 
 
 def test_nan_radius_is_refused(client, hnsw):
