@@ -38,6 +38,8 @@ impl Ty {
 }
 
 pub(crate) struct Binder<'a> {
+    /// The expression's text, for messages that quote it whole.
+    pub src: &'a str,
     pub schema: &'a CollectionSchema,
     pub limits: &'a Limits,
     /// Predicates in the plan so far (see [`Binder::count_predicate`]).
@@ -88,8 +90,8 @@ fn comparable(op: CmpOp, a: Ty, b: Ty) -> bool {
 fn ty_name(t: Ty) -> &'static str {
     match t {
         Ty::Bool => "Bool",
-        Ty::Int => "Int",
-        Ty::Float => "Float",
+        Ty::Int => "Int64",
+        Ty::Float => "Double",
         Ty::Str => "VarChar",
         Ty::Json => "JSON",
         Ty::List => "Array",
@@ -98,8 +100,9 @@ fn ty_name(t: Ty) -> &'static str {
 }
 
 impl<'a> Binder<'a> {
-    pub fn new(schema: &'a CollectionSchema, limits: &'a Limits) -> Self {
+    pub fn new(src: &'a str, schema: &'a CollectionSchema, limits: &'a Limits) -> Self {
         Binder {
+            src,
             schema,
             limits,
             predicates: 0,
@@ -177,7 +180,12 @@ impl<'a> Binder<'a> {
                 ))
             }
             Kind::IsNull(e, negated) => {
-                let (v, _) = self.val(e)?;
+                let (v, t) = self.val(e)?;
+                if t == Ty::Vector {
+                    return invalid(
+                        "IsNull/IsNotNull operations are not supported on vector fields",
+                    );
+                }
                 if !matches!(v, Val::Col(_) | Val::Path { .. }) {
                     return invalid("`is null` needs a field");
                 }
@@ -194,12 +202,16 @@ impl<'a> Binder<'a> {
             }
             Kind::Call(name, args) => self.call(name, args),
             _ => {
+                // Milvus 2.6 runs only Bool-typed predicates: a bare JSON
+                // value (a dynamic key that is not a field, `meta["flag"]`)
+                // is refused like an integer, not read as per-row truthiness.
                 let (v, t) = self.val(a)?;
-                if matches!(v, Val::Lit(_)) || !matches!(t, Ty::Bool | Ty::Json) {
-                    return invalid(format!(
-                        "expression of type {} is not a boolean condition",
+                if matches!(v, Val::Lit(_)) || t != Ty::Bool {
+                    return Err(FilterError::Plan(format!(
+                        "predicate is not a boolean expression: {}, data type: {}",
+                        self.src.trim(),
                         ty_name(t)
-                    ));
+                    )));
                 }
                 Ok(Pred::Truthy(v))
             }

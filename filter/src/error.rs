@@ -21,6 +21,10 @@ pub enum FilterError {
     /// too many terms (user error: an invalid parameter).
     #[error("{0}")]
     Limit(String),
+    /// The whole expression is not a predicate Milvus runs (user error),
+    /// reported in Milvus's words without the parse-error wrapping.
+    #[error("{0}: query plan failed")]
+    Plan(String),
     /// The segment's data does not fit the plan (system error; rare).
     #[error("cannot evaluate expression: {0}")]
     Eval(String),

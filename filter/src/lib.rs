@@ -129,7 +129,7 @@ impl Filter {
         }
         let compile = || {
             let ast = parser::Parser::new(expr, templates, limits).parse_all()?;
-            let pred = Binder::new(schema, limits).pred(&ast)?;
+            let pred = Binder::new(expr, schema, limits).pred(&ast)?;
             Ok((json::projection(&pred), pred, ast.height))
         };
         let (json_cols, pred, height) = if expr.len() <= SHALLOW_BYTES {

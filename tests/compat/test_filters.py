@@ -277,6 +277,35 @@ def test_type_mismatch_in_filter(fcoll):
     assert len(c.query(name, filter="x == 5")) == 1
 
 
+@pytest.mark.parametrize("expr,dtype", [
+    ("x", "Int64"), ("meta", "JSON"), ('meta["flag"]', "JSON"), ("s", "VarChar"), ("1", "Int64"),
+])
+def test_non_boolean_predicates_are_refused(fcoll, expr, dtype):
+    """Milvus 2.6 runs only Bool-typed predicates; a bare JSON value is not read as truthiness."""
+    c, name = fcoll
+    with raises_milvus() as info:
+        c.query(name, filter=expr, output_fields=["id"])
+    assert info.value.code == 1100, info.value
+    text = f"predicate is not a boolean expression: {expr}, data type: {dtype}"
+    assert text in info.value.message, info.value.message
+    # A Bool field on its own is a predicate.
+    assert sorted(r["id"] for r in c.query(name, filter="b", output_fields=["id"])) == [
+        r["id"] for r in ROWS if r["b"]
+    ]
+
+
+def test_is_null_on_a_vector_field_is_refused(fcoll):
+    c, name = fcoll
+    for expr in ("vec is null", "vec is not null"):
+        with raises_milvus() as info:
+            c.query(name, filter=expr, output_fields=["id"])
+        assert info.value.code == 1100
+        assert "IsNull/IsNotNull operations are not supported on vector fields" in info.value.message
+    assert len(c.query(name, filter="opt is null", output_fields=["id"])) == sum(
+        r["opt"] is None for r in ROWS
+    )
+
+
 FUZZ_TOKENS = [
     "x", "f", "s", "b", "meta", "tags", "names", "opt", "id", "$meta", "nope",
     "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "**", "&&", "||", "!",

@@ -127,7 +127,8 @@ fn assert_proper(e: &quiver_filter::FilterError, expr: &str) {
     let m = e.to_string();
     assert!(e.is_user_error(), "`{expr}`: {m}");
     assert!(
-        m.starts_with("cannot parse expression: ") && m.contains(", error: "),
+        (m.starts_with("cannot parse expression: ") && m.contains(", error: "))
+            || m.starts_with("predicate is not a boolean expression: "),
         "`{expr}`: {m}"
     );
     assert!(m.len() < 1024, "`{expr}`: {} byte message", m.len());
