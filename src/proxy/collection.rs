@@ -233,6 +233,7 @@ pub async fn alter_collection(
     r: m::AlterCollectionRequest,
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
+    check_loaded_properties(&c, &r)?;
     let set = kv_pairs(&r.properties);
     let change = CollectionChange::AlterProperties {
         set,
@@ -240,6 +241,36 @@ pub async fn alter_collection(
     };
     p.coord.alter_collection(c.id, change).await?;
     Ok(Status::default())
+}
+
+/// Milvus 2.6 refuses to set or delete `mmap.enabled` (or a `warmup.*`
+/// key) while the collection is loaded: segments are mapped at load time.
+fn check_loaded_properties(c: &CollectionMeta, r: &m::AlterCollectionRequest) -> Result<()> {
+    if !c.loaded && c.loaded_partitions.is_empty() {
+        return Ok(());
+    }
+    const MMAP: &str = "mmap.enabled";
+    let warmup = |k: &str| k.starts_with("warmup.");
+    let loaded = |what: &str| {
+        refuse(
+            merr::COLLECTION_LOADED,
+            format!(
+                "{what} if collection loaded: collection already loaded[collection={}]",
+                r.collection_name
+            ),
+        )
+    };
+    if r.properties.iter().any(|kv| kv.key == MMAP) {
+        return Err(loaded("can not alter mmap properties"));
+    }
+    if r.properties.iter().any(|kv| warmup(&kv.key)) {
+        return Err(loaded("can not alter warmup properties"));
+    }
+    if let Some(k) = r.delete_keys.iter().find(|k| *k == MMAP || warmup(k)) {
+        let what = if k == MMAP { "mmap" } else { k.as_str() };
+        return Err(loaded(&format!("can not delete {what} properties")));
+    }
+    Ok(())
 }
 
 pub async fn alter_collection_field(

@@ -209,6 +209,31 @@ def test_alter_collection_properties(client, unique_name):
         client.drop_collection(name)
 
 
+def test_mmap_properties_are_refused_while_loaded(client, unique_name):
+    """Milvus 2.6 maps segments at load time: mmap.enabled cannot change under a
+    loaded collection (104, ErrCollectionLoaded), and can once it is released."""
+    name = unique_name()
+    make_loaded_collection(client, name, dim=4)
+    try:
+        e = milvus_error(client.alter_collection_properties, name,
+                         properties={"mmap.enabled": True})
+        assert e.code == 104, (e.code, e.message)
+        assert e.message == (
+            "can not alter mmap properties if collection loaded: "
+            f"collection already loaded[collection={name}]"
+        ), e.message
+        e = milvus_error(client.drop_collection_properties, name, property_keys=["mmap.enabled"])
+        assert e.code == 104 and "can not delete mmap properties" in e.message, e.message
+        # Other properties still change under a loaded collection.
+        client.alter_collection_properties(name, properties={"collection.ttl.seconds": 60})
+        client.release_collection(name)
+        client.alter_collection_properties(name, properties={"mmap.enabled": True})
+        props = client.describe_collection(name)["properties"]
+        assert str(props.get("mmap.enabled")).lower() == "true", props
+    finally:
+        client.drop_collection(name)
+
+
 def test_properties_at_create_and_drop_properties(client, unique_name):
     name = unique_name()
     client.create_collection(
