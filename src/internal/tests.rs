@@ -174,6 +174,7 @@ async fn loopback_hop_is_transparent() {
             limit: None,
             offset: 0,
             count_only: false,
+            ignore_growing: false,
             output: vec![OutputSpec::Field(1)],
             guarantee_ts: 0,
             deadline: None,

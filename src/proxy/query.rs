@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
-use quiver_engine::error::{invalid, Result};
+use quiver_engine::error::{invalid, parameter_invalid_msg, Result};
 use quiver_engine::roles::QueryRequest;
 
 use super::output::{build_columns, resolve};
 use super::plan::plan_partitions;
 use super::{kv_get, ok_status, Ctx, Proxy, MAX_TOPK};
+use crate::proto::common::KeyValuePair;
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
 
-fn parse_usize(kvs: &[crate::proto::common::KeyValuePair], key: &str) -> Result<Option<usize>> {
+fn parse_usize(kvs: &[KeyValuePair], key: &str) -> Result<Option<usize>> {
     match kv_get(kvs, key) {
         None => Ok(None),
         Some(v) => v
@@ -28,11 +29,26 @@ fn parse_usize(kvs: &[crate::proto::common::KeyValuePair], key: &str) -> Result<
     }
 }
 
+/// `ignore_growing` as Milvus reads it (Go's `strconv.ParseBool`).
+fn ignore_growing(kvs: &[KeyValuePair]) -> Result<bool> {
+    match kv_get(kvs, "ignore_growing") {
+        None => Ok(false),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(_) => Err(parameter_invalid_msg("parse ignore growing field failed")),
+    }
+}
+
 pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::QueryResults> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let filter = p.plan_filter(&coll, &r.expr, &r.expr_template_values)?;
     let limit = parse_usize(&r.query_params, "limit")?;
-    let offset = parse_usize(&r.query_params, "offset")?.unwrap_or(0);
+    // As Milvus's proxy: `offset` counts only next to a `limit`.
+    let offset = match limit {
+        Some(_) => parse_usize(&r.query_params, "offset")?.unwrap_or(0),
+        None => 0,
+    };
+    let ignore_growing = ignore_growing(&r.query_params)?;
     let count_only = r
         .output_fields
         .iter()
@@ -78,6 +94,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
             limit,
             offset,
             count_only,
+            ignore_growing,
             output: outputs.as_ref().map(|o| o.specs()).unwrap_or_default(),
             guarantee_ts,
             deadline: ctx.deadline,

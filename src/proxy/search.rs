@@ -79,6 +79,7 @@ async fn vectors_by_ids(
             limit: None,
             offset: 0,
             count_only: false,
+            ignore_growing: false,
             output: vec![OutputSpec::Field(field.id)],
             guarantee_ts,
             deadline: None,

@@ -222,6 +222,7 @@ pub async fn delete(p: Arc<Proxy>, ctx: Ctx, r: m::DeleteRequest) -> Result<m::M
             limit: None,
             offset: 0,
             count_only: false,
+            ignore_growing: false,
             output: Vec::new(),
             guarantee_ts: p.coord.tso(),
             deadline: None,

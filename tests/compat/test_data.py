@@ -532,6 +532,27 @@ def test_count_and_limit_offset(client, coll):
     assert count_rows(client, coll) == 25
 
 
+def test_offset_without_limit_is_ignored_by_query(client, coll):
+    """Milvus 2.6 reads `offset` only next to a `limit`."""
+    client.insert(coll, rows(range(12)))
+    got = client.query(coll, filter="id >= 0", offset=5, output_fields=["id"])
+    assert sorted(r["id"] for r in got) == list(range(12))
+    got = client.query(coll, filter="id >= 0", offset=5, limit=100, output_fields=["id"])
+    assert sorted(r["id"] for r in got) == list(range(5, 12))
+
+
+def test_query_ignore_growing_reads_sealed_rows_only(client, coll):
+    client.insert(coll, rows(range(10)))
+    client.flush(coll, timeout=T)
+    client.insert(coll, rows(range(10, 16)))  # stays in the growing segment
+    everything = client.query(coll, filter="id >= 0", output_fields=["id"])
+    assert sorted(r["id"] for r in everything) == list(range(16))
+    sealed = client.query(coll, filter="id >= 0", output_fields=["id"], ignore_growing=True)
+    assert sorted(r["id"] for r in sealed) == list(range(10))
+    hits = client.search(coll, [rows([99])[0]["vec"]], limit=16, ignore_growing=True)
+    assert {h["id"] for h in hits[0]} == set(range(10))
+
+
 def test_query_iterator_pages(client, coll):
     client.insert(coll, rows(range(57)))
     it = client.query_iterator(coll, batch_size=10, filter="num >= 3", output_fields=["num"])

@@ -366,6 +366,7 @@ async fn query_node_stops_at_a_passed_deadline() {
         limit: None,
         offset: 0,
         count_only: true,
+        ignore_growing: false,
         pks: None,
         output: Vec::new(),
         guarantee_ts: e.coord.tso(),

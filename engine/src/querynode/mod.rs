@@ -181,7 +181,7 @@ impl QueryService for QueryNode {
             count_only: req.count_only,
             deadline: req.deadline,
         };
-        let segments = Self::snapshot(&data, req.partitions.as_deref(), false);
+        let segments = Self::snapshot(&data, req.partitions.as_deref(), req.ignore_growing);
         let output = req.output;
         exec::run_blocking(move || {
             let (rows, count) = exec::query_now(&plan, &segments, pk_col)?;

@@ -135,6 +135,8 @@ pub struct QueryRequest {
     pub offset: usize,
     /// Only count the matching rows.
     pub count_only: bool,
+    /// Read sealed segments only (Milvus's `ignore_growing`).
+    pub ignore_growing: bool,
     /// Columns to return.
     pub output: Vec<OutputSpec>,
     /// Consistency: see [`GuaranteeTs`].

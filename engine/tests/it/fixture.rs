@@ -189,6 +189,7 @@ impl Node {
                 limit: None,
                 offset: 0,
                 count_only: false,
+                ignore_growing: false,
                 output: vec![],
                 guarantee_ts: self.coord.tso(),
                 deadline: None,

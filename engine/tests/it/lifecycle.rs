@@ -39,6 +39,7 @@ async fn tags(node: &Node, meta: &quiver_engine::catalog::CollectionMeta) -> Vec
             limit: Some(16_384),
             offset: 0,
             count_only: false,
+            ignore_growing: false,
             output: vec![OutputSpec::Field(TAG_FIELD)],
             guarantee_ts: node.coord.tso(),
             deadline: None,
