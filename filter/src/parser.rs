@@ -363,11 +363,29 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Like => {
                     self.bump();
-                    let Tok::Str(_) = self.peek() else {
-                        return Err(self.unexpected());
-                    };
-                    let Tok::Str(p) = self.bump() else {
-                        return Err(self.unexpected());
+                    let p = match self.peek() {
+                        Tok::Str(_) => match self.bump() {
+                            Tok::Str(p) => p,
+                            _ => return Err(self.unexpected()),
+                        },
+                        // `varchar like {pattern}` (Milvus 2.6): the template
+                        // value must be a string.
+                        Tok::Template(_) => {
+                            let pos = self.pos();
+                            let Tok::Template(name) = self.bump() else {
+                                return Err(self.unexpected());
+                            };
+                            match self.template(&name)?.kind {
+                                Kind::Lit(Value::String(p)) => p,
+                                _ => {
+                                    return Err(self.err(
+                                        pos,
+                                        &format!("the pattern of like must be a string, template {{{name}}} is not"),
+                                    ))
+                                }
+                            }
+                        }
+                        _ => return Err(self.unexpected()),
                     };
                     e = self.node(Kind::Like(Box::new(e), p))?;
                 }

@@ -306,6 +306,17 @@ def test_is_null_on_a_vector_field_is_refused(fcoll):
     )
 
 
+def test_like_with_a_template_pattern(fcoll):
+    c, name = fcoll
+    got = c.query(name, filter="s like {p}", filter_params={"p": "ap%"}, output_fields=["id"])
+    assert sorted(r["id"] for r in got) == sorted(
+        r["id"] for r in ROWS if r["s"].startswith("ap")
+    )
+    with raises_milvus() as info:
+        c.query(name, filter="s like {p}", filter_params={"p": 3}, output_fields=["id"])
+    assert info.value.code == 1100
+
+
 FUZZ_TOKENS = [
     "x", "f", "s", "b", "meta", "tags", "names", "opt", "id", "$meta", "nope",
     "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "**", "&&", "||", "!",

@@ -151,6 +151,7 @@ fn templates() -> HashMap<String, Value> {
         ("b".to_string(), json!(6)),
         ("n".to_string(), json!("bob")),
         ("ids".to_string(), json!([2, 3])),
+        ("pat".to_string(), json!("al%")),
     ])
 }
 
@@ -191,6 +192,7 @@ fn expression_table() {
         ("name LIKE \"%ol\"", &[4]),
         ("name like \"%li%\"", &[1, 6]),
         ("name like \"b_b\"", &[2]),
+        ("name like {pat}", &[1, 6]),
         ("name like \"%\"", &[1, 2, 4, 5, 6]),
         ("name in [\"bob\", \"carol\"]", &[2, 4]),
         (r#"name == 'dave\'s "x"'"#, &[5]),
@@ -330,6 +332,7 @@ fn syntax_errors_name_the_position() {
         ("name like 3", 10),
         ("name like", 9),
         ("name like name", 10),
+        ("name like {a}", 10),
         ("id == 1 )", 8),
         ("id == 1 id", 8),
         ("id == #", 6),
