@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{AsArray, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::Int64Type;
 
@@ -112,7 +112,7 @@ async fn write_rows(
     }
     let catalog = p.coord.clone();
     let mut next_id = move || catalog.next_id();
-    let batch = convert::insert_batch(
+    let mut batch = convert::insert_batch(
         &coll.schema,
         columns,
         num_rows as usize,
@@ -127,9 +127,30 @@ async fn write_rows(
             "duplicate primary keys are not allowed in the same batch",
         ));
     }
+    // Milvus 2.6 upserts into an auto_id collection by deleting the given
+    // keys and inserting the rows under newly generated ones (returned).
+    let auto_id = upsert && coll.schema.primary().is_some_and(|f| f.auto_id);
+    let old_pks = if auto_id {
+        let fresh: Int64Array = (0..batch.num_rows()).map(|_| next_id()).collect();
+        let mut cols = batch.columns().to_vec();
+        cols[pk_col] = Arc::new(fresh);
+        batch = RecordBatch::try_new(batch.schema(), cols)?;
+        Some(convert::ids_to_pks(&ids))
+    } else {
+        None
+    };
+    let ids = match old_pks {
+        Some(_) => convert::pks_to_ids(batch.column(pk_col).as_ref()),
+        None => ids,
+    };
     let n = batch.num_rows();
     let parts = route(&coll, partition, batch)?;
-    let ts = p.data.insert(coll.id, parts).await?;
+    let mut ts = p.data.insert(coll.id, parts).await?;
+    // New rows first, then the old keys: a crash in between leaves both
+    // versions, never neither (the request was not acknowledged).
+    if let Some(old) = old_pks {
+        ts = ts.max(p.data.delete(coll.id, old).await?.1);
+    }
     Ok((ids, n, ts))
 }
 

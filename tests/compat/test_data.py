@@ -119,6 +119,15 @@ def test_auto_id_int64_keys_returned(client, unique_name):
         assert [by_id[i] for i in ids] == [float(i) for i in range(6)]
         more = client.insert(name, [{"vec": [9.0, 0, 0, 0]}])
         assert not set(more["ids"]) & set(ids)
+        # Milvus 2.6: upsert on auto_id deletes the given keys and inserts the
+        # rows under new ones, which it returns.
+        up = client.upsert(name, [{"id": ids[0], "vec": [7.0, 0, 0, 0]}])
+        assert up["upsert_count"] == 1
+        (new_id,) = up["ids"]
+        assert new_id not in ids + list(more["ids"])
+        got = client.query(name, filter="", limit=100, output_fields=["id", "vec"])
+        by_id = {r["id"]: r["vec"][0] for r in got}
+        assert ids[0] not in by_id and by_id[new_id] == 7.0 and len(by_id) == 7
     finally:
         client.drop_collection(name)
 
