@@ -208,11 +208,14 @@ fn handler(proxy: Arc<Proxy>, cfg: &Config) -> Handler {
     let svc =
         tonic::service::interceptor::InterceptedService::new(svc, move |req: tonic::Request<()>| {
             if auth_on {
-                gate.check(&req)?;
+                return gate.intercept(req);
             }
             Ok(req)
         });
-    Arc::new(move |req| {
+    Arc::new(move |mut req: http::Request<ReqBody>| {
+        if req.uri().path() == "/milvus.proto.milvus.MilvusService/Connect" {
+            req.extensions_mut().insert(crate::proxy::auth::ConnectCall);
+        }
         let mut svc = svc.clone();
         Box::pin(async move {
             use tower_service::Service as _;

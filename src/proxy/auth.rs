@@ -27,6 +27,14 @@ fn b64(s: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// Marks a request for `MilvusService/Connect` (set from the HTTP path).
+#[derive(Clone, Copy)]
+pub struct ConnectCall;
+
+/// A `Connect` whose credentials were refused, with the refusal's text.
+#[derive(Clone)]
+pub struct AuthFailed(pub String);
+
 /// The credential check with failed-login back-off.
 pub struct Gate {
     users: Arc<Users>,
@@ -80,6 +88,27 @@ impl Gate {
             self.freed.notify_one();
             Some(ok)
         })
+    }
+
+    /// Checks a request's credentials in the interceptor. A failed `Connect`
+    /// (marked [`ConnectCall`] by the server) is let through carrying
+    /// [`AuthFailed`], so its handler answers in-band: pymilvus reports a
+    /// gRPC-level refusal of its first call as "Fail connecting to server …
+    /// server unavailable", which sends users hunting for network problems,
+    /// while an in-band status reaches them as the authentication failure it is.
+    pub fn intercept(
+        &self,
+        mut req: tonic::Request<()>,
+    ) -> std::result::Result<tonic::Request<()>, tonic::Status> {
+        match self.check(&req) {
+            Ok(()) => Ok(req),
+            Err(st) if req.extensions().get::<ConnectCall>().is_some() => {
+                let reason = st.message().to_string();
+                req.extensions_mut().insert(AuthFailed(reason));
+                Ok(req)
+            }
+            Err(st) => Err(st),
+        }
     }
 
     /// Checks the `authorization` header of a request.

@@ -9,7 +9,7 @@ use crate::proto::common::{CompactionState, CompactionTaskState, CompactionType,
 use crate::proto::common::{ServerInfo, Status};
 use crate::proto::milvus as m;
 use quiver_engine::catalog::{CollectionMeta, IndexKind};
-use quiver_engine::error::{QuiverError, Result};
+use quiver_engine::error::{refuse, QuiverError, Result};
 use quiver_engine::roles::{CompactRequest, CompactionJob, MergePlan, SegmentInfo};
 
 static NEXT_IDENTIFIER: AtomicI64 = AtomicI64::new(1);
@@ -33,6 +33,10 @@ pub async fn unsupported<R, T>(_p: Arc<Proxy>, _c: Ctx, _r: R) -> Result<T> {
 
 /// Connect: the first call of every client.
 pub async fn connect(p: Arc<Proxy>, ctx: Ctx, _r: m::ConnectRequest) -> Result<m::ConnectResponse> {
+    if let Some(reason) = ctx.auth_failed {
+        // Milvus's ErrNeedAuthenticate code with its interceptor's text.
+        return Err(refuse(1800, reason));
+    }
     if !ctx.header_db.is_empty() {
         p.coord.database(&ctx.header_db)?;
     }

@@ -64,6 +64,8 @@ pub struct Ctx {
     pub header_db: String,
     /// When the client stops waiting (its `grpc-timeout`), if it said.
     pub deadline: Option<std::time::Instant>,
+    /// Why this `Connect`'s credentials were refused (see [`auth::Gate::intercept`]).
+    pub auth_failed: Option<String>,
 }
 
 impl Ctx {

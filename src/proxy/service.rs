@@ -71,6 +71,10 @@ fn ctx_of<T>(req: &Request<T>) -> Ctx {
     Ctx {
         header_db,
         deadline,
+        auth_failed: req
+            .extensions()
+            .get::<auth::AuthFailed>()
+            .map(|a| a.0.clone()),
     }
 }
 

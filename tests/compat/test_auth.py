@@ -20,10 +20,17 @@ def auth_server(tmp_path):
 
 
 def test_wrong_or_missing_credentials_are_refused(auth_server):
-    for kwargs in ({"token": "root:wrong"}, {}, {"user": "nobody", "password": "whatever1"}):
+    # Refused in-band with Milvus's ErrNeedAuthenticate code and its interceptor's
+    # text, so pymilvus reports an authentication failure, not "server unavailable".
+    cases = [
+        ({"token": "root:wrong"}, "auth check failure, please check username and password are correct"),
+        ({}, "missing authorization in header"),
+        ({"user": "nobody", "password": "whatever1"}, "auth check failure"),
+    ]
+    for kwargs, text in cases:
         with pytest.raises(MilvusException) as e:
             MilvusClient(uri=auth_server.uri, timeout=5, dedicated=True, **kwargs)
-        assert e.value.code == 2
+        assert e.value.code == 1800 and text in e.value.message, e.value
     ok = MilvusClient(uri=auth_server.uri, token="root:Milvus", timeout=10, dedicated=True)
     assert ok.list_collections() == []
     ok.close()
@@ -61,8 +68,9 @@ def test_credentials_are_ignored_without_auth(server):
 
 
 def _raw_connect(port: int, token: str):
-    """One Connect over a plain gRPC channel: returns None or the RpcError, so the
-    server's exact reason (checked vs refused by back-off) is visible."""
+    """One Connect over a plain gRPC channel: None on success, else the refusal's
+    text, so the server's exact reason (checked vs refused by back-off) is visible.
+    A refused Connect is answered in-band with Milvus's 1800 (see test above)."""
     import base64
 
     import grpc
@@ -72,16 +80,19 @@ def _raw_connect(port: int, token: str):
         stub = milvus_pb2_grpc.MilvusServiceStub(ch)
         auth = base64.b64encode(token.encode()).decode()
         try:
-            stub.Connect(milvus_pb2.ConnectRequest(), metadata=[("authorization", auth)], timeout=5)
-            return None
+            resp = stub.Connect(
+                milvus_pb2.ConnectRequest(), metadata=[("authorization", auth)], timeout=5
+            )
         except grpc.RpcError as e:
-            return e
+            raise AssertionError(f"Connect should answer in-band, got {e.code()}: {e.details()}")
+        if resp.status.code == 0:
+            return None
+        assert resp.status.code == 1800, resp.status
+        return resp.status.reason
 
 
 @pytest.mark.timeout_s(60)
 def test_failed_logins_back_off_and_recover(tmp_path):
-    import grpc
-
     cfg = tmp_path / "quiver.toml"
     cfg.write_text("[auth]\nenabled = true\nbackoff_base_ms = 400\nbackoff_max_ms = 800\n")
     srv = QuiverServer(tmp_path / "data", extra_args=["--config", str(cfg)]).start()
@@ -92,8 +103,8 @@ def test_failed_logins_back_off_and_recover(tmp_path):
         t0 = time.monotonic()
         errors = [_raw_connect(srv.port, f"root:guess{i}") for i in range(100)]
         elapsed = time.monotonic() - t0
-        assert all(e is not None and e.code() == grpc.StatusCode.UNAUTHENTICATED for e in errors)
-        refused = [e for e in errors if "too many failed login attempts" in (e.details() or "")]
+        assert all(e is not None and e.startswith("auth check failure") for e in errors), errors
+        refused = [e for e in errors if "too many failed login attempts" in e]
         checked = len(errors) - len(refused)
         # 3 free failures, then one more check per expired back-off step.
         assert len(refused) >= 80, f"only {len(refused)} of 100 refused ({checked} checked in {elapsed:.2f} s)"
@@ -101,7 +112,7 @@ def test_failed_logins_back_off_and_recover(tmp_path):
         # Right after the guesses the address is still backing off, even for a
         # right password that was not verified before...
         e = _raw_connect(srv.port, "eve:Secret123")
-        assert e is not None and "too many failed login attempts" in e.details(), e
+        assert e is not None and "too many failed login attempts" in e, e
         # ...and once the (short, configured) back-off has passed it works.
         time.sleep(1.0)
         again = MilvusClient(uri=srv.uri, token="eve:Secret123", timeout=10, dedicated=True)
