@@ -184,7 +184,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
             })
         }
     };
-    let range = match (prm.radius, prm.range_filter) {
+    let mut range = match (prm.radius, prm.range_filter) {
         (None, None) => None,
         (radius, rf) => Some(match metric {
             Metric::L2 => DistRange {
@@ -201,6 +201,16 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
             },
         }),
     };
+    // A search iterator V2 page: the hits strictly worse than the last page's
+    // last score, as a range starting just past it.
+    if let Some(lb) = prm.iter_v2.as_ref().and_then(|it| it.last_bound) {
+        let lo = first_dist_beyond(metric, lb);
+        let r = range.get_or_insert(DistRange {
+            lo,
+            hi: f32::INFINITY,
+        });
+        r.lo = r.lo.max(lo);
+    }
     let limit = prm.topk + prm.offset;
     let nq = queries.len();
     ctx.check_deadline()?;
@@ -224,7 +234,85 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
             deadline: ctx.deadline,
         })
         .await?;
-    shape_results(&coll, &output, out, nq, &prm, metric, r.output_fields)
+    let mut res = shape_results(&coll, &output, out, nq, &prm, metric, r.output_fields)?;
+    if let (Some(it), Some(data)) = (&prm.iter_v2, res.results.as_mut()) {
+        // The page's last score (unrounded) bounds the next page; the token
+        // names the iterator and stays the same for its lifetime.
+        let last_bound = data.scores.last().copied().or(it.last_bound).unwrap_or(0.0);
+        let token = if it.token.is_empty() {
+            iterator_token(p.coord.next_id(), p.coord.tso())
+        } else {
+            it.token.clone()
+        };
+        data.search_iterator_v2_results = Some(s::SearchIteratorV2Results { token, last_bound });
+        // pymilvus pins later pages to this snapshot (its guarantee timestamp).
+        res.session_ts = p.coord.tso();
+    }
+    Ok(res)
+}
+
+/// The smallest internal distance whose reported score is strictly worse than
+/// `bound` (scores are `metric.to_score(dist)` in f32 arithmetic, whose steps
+/// near 1.0 are far coarser than the distance's near 0, so the exact edge is
+/// bracketed and bisected rather than derived).
+fn first_dist_beyond(metric: Metric, bound: f32) -> f32 {
+    let worse = |d: f32| {
+        let s = metric.to_score(d);
+        if metric.higher_is_better() {
+            s < bound
+        } else {
+            s > bound
+        }
+    };
+    let d0 = score_to_dist(metric, bound);
+    let mut step = d0.abs().max(1e-30) * f32::EPSILON;
+    // Bracket the edge: `lo` not worse, `hi` worse (scores fall as distances grow).
+    let (mut lo, mut hi) = if worse(d0) {
+        let mut lo = d0 - step;
+        while worse(lo) {
+            step *= 2.0;
+            lo = d0 - step;
+            if !lo.is_finite() {
+                return d0;
+            }
+        }
+        (lo, d0)
+    } else {
+        let mut hi = d0 + step;
+        while !worse(hi) {
+            step *= 2.0;
+            hi = d0 + step;
+            if !hi.is_finite() {
+                return hi;
+            }
+        }
+        (d0, hi)
+    };
+    loop {
+        let mid = lo + (hi - lo) / 2.0;
+        if mid <= lo || mid >= hi {
+            return hi;
+        }
+        if worse(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+}
+
+/// A UUID-shaped iterator id (Milvus hands out UUIDs; pymilvus only echoes it).
+fn iterator_token(id: i64, ts: u64) -> String {
+    let v = ((id as u64 as u128) << 64) | ts as u128;
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn shape_results(
@@ -316,4 +404,39 @@ pub async fn hybrid_search(
     _r: m::HybridSearchRequest,
 ) -> Result<m::SearchResults> {
     Err(QuiverError::Unsupported("HybridSearch".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_distance_beyond_a_bound_is_exact() {
+        for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+            for bound in [0.0f32, 0.3, -0.7, 0.999_999, 1.5, 1e-8] {
+                let d = first_dist_beyond(metric, bound);
+                let worse = |d: f32| {
+                    let s = metric.to_score(d);
+                    if metric.higher_is_better() {
+                        s < bound
+                    } else {
+                        s > bound
+                    }
+                };
+                assert!(worse(d), "{metric:?} {bound}: {d} is not beyond");
+                assert!(
+                    !worse(d.next_down()),
+                    "{metric:?} {bound}: {d} is not the first"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn iterator_tokens_look_like_uuids() {
+        let t = iterator_token(470_918_370_538_553_346, 470_918_370_573_942_784);
+        assert_eq!(t.len(), 36);
+        assert_eq!(t.matches('-').count(), 4);
+        assert_ne!(t, iterator_token(1, 2));
+    }
 }

@@ -12,7 +12,9 @@ use quiver_index::Metric;
 
 use super::{kv_get, MAX_TOPK};
 use crate::proto::common::KeyValuePair;
-use quiver_engine::error::{invalid, merr, parameter_invalid, refuse, Result};
+use quiver_engine::error::{
+    invalid, merr, parameter_invalid, parameter_invalid_msg, refuse, Result,
+};
 
 /// Largest number of query vectors in one request (Milvus's `maxNQ`).
 pub const MAX_NQ: usize = 16_384;
@@ -37,6 +39,18 @@ pub struct Params {
     pub group_by: Option<String>,
     pub group_size: usize,
     pub ignore_growing: bool,
+    /// Search iterator V2 state sent back by pymilvus (`search_iter_v2`).
+    pub iter_v2: Option<IterV2>,
+}
+
+/// One page request of pymilvus's search iterator V2: the next hits strictly
+/// worse than `last_bound` (the previous page's last score), `limit` of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IterV2 {
+    /// The iterator's id, fixed after the first page ("" on the first).
+    pub token: String,
+    /// The previous page's last score (None on the first page).
+    pub last_bound: Option<f32>,
 }
 
 impl Params {
@@ -228,7 +242,41 @@ pub fn parse(kvs: &[KeyValuePair]) -> Result<Params> {
         group_size: group_size.max(1) as usize,
         ignore_growing: kv_get(kvs, "ignore_growing")
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        iter_v2: iter_v2(kvs)?,
     })
+}
+
+/// The `search_iter_*` keys of a search iterator V2 page, checked as Milvus's
+/// proxy checks them.
+fn iter_v2(kvs: &[KeyValuePair]) -> Result<Option<IterV2>> {
+    let on = |k: &str| kv_get(kvs, k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !on("search_iter_v2") {
+        return Ok(None);
+    }
+    if !on("iterator") {
+        return Err(parameter_invalid_msg(
+            "both iterator and search_iter_v2 must be set to true",
+        ));
+    }
+    if kv_get(kvs, "search_iter_batch_size").is_none() {
+        return Err(parameter_invalid_msg("batch size is required"));
+    }
+    let last_bound = match kv_get(kvs, "search_iter_last_bound") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| {
+                    parameter_invalid_msg(format!("failed to parse input last bound: {v}"))
+                })?,
+        ),
+    };
+    Ok(Some(IterV2 {
+        token: kv_get(kvs, "search_iter_id").unwrap_or("").to_string(),
+        last_bound,
+    }))
 }
 
 /// The checks that need the index and metric: knowhere's `ef >= k` for graph
@@ -329,6 +377,40 @@ mod tests {
         }
         let e = err(with_params(r#"{"ef": [32]}"#));
         assert!(e.contains("param 'ef' ([32]) should be integer"), "{e}");
+    }
+
+    #[test]
+    fn search_iterator_v2_pages_are_parsed() {
+        let kv = |k: &str, v: &str| KeyValuePair {
+            key: k.into(),
+            value: v.into(),
+        };
+        let base = vec![kv("topk", "10"), kv("params", "{}")];
+        assert_eq!(parse(&base).expect("plain").iter_v2, None);
+        let mut first = base.clone();
+        first.extend([
+            kv("iterator", "True"),
+            kv("search_iter_v2", "True"),
+            kv("search_iter_batch_size", "10"),
+        ]);
+        let it = parse(&first).expect("first page").iter_v2.expect("v2");
+        assert_eq!((it.token.as_str(), it.last_bound), ("", None));
+        let mut next = first.clone();
+        next.extend([
+            kv("search_iter_last_bound", "0.25"),
+            kv("search_iter_id", "t-1"),
+        ]);
+        let it = parse(&next).expect("next page").iter_v2.expect("v2");
+        assert_eq!((it.token.as_str(), it.last_bound), ("t-1", Some(0.25)));
+        let mut bad = first.clone();
+        bad.push(kv("search_iter_last_bound", "nan"));
+        assert!(parse(&bad).is_err());
+        let no_iter: Vec<_> = first
+            .iter()
+            .filter(|p| p.key != "iterator")
+            .cloned()
+            .collect();
+        assert!(parse(&no_iter).is_err());
     }
 
     #[test]

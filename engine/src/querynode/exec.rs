@@ -134,15 +134,11 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
         .par_iter()
         .map(|&(qi, si)| {
             check(plan.deadline)?;
-            let hits = search_segment(
-                plan,
-                si,
-                &segments[si],
-                masks[si].as_ref(),
-                &plan.queries[qi],
-                k,
-                ef,
-            );
+            let (seg, mask, q) = (&segments[si], masks[si].as_ref(), &plan.queries[qi]);
+            let hits = match plan.range {
+                Some(r) => range_segment(plan, si, seg, mask, q, r, k, ef),
+                None => search_segment(plan, si, seg, mask, q, k, ef),
+            };
             Ok((qi, hits))
         })
         .collect::<Result<_>>()?;
@@ -167,6 +163,38 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
         })
         .collect();
     Ok(hits)
+}
+
+/// Enough of one segment's nearest rows to hold `plan.limit` hits inside `r`:
+/// the top-`k` search is widened (4x a round) until that many fall inside,
+/// the segment has no more rows, or the rest lie beyond `r.hi`. A range that
+/// starts far from the query (a search iterator's later pages) so still
+/// finds its hits instead of ending once the nearest `k` are all excluded.
+#[allow(clippy::too_many_arguments)]
+fn range_segment(
+    plan: &SearchPlan,
+    si: usize,
+    seg: &Segment,
+    allow: Option<&Bitset>,
+    q: &[f32],
+    r: DistRange,
+    k: usize,
+    ef: usize,
+) -> Vec<Hit> {
+    let cap = seg.rows.max(1);
+    let mut k = k.min(cap);
+    loop {
+        let hits = search_segment(plan, si, seg, allow, q, k, ef.max(k));
+        let inside = hits
+            .iter()
+            .filter(|h| h.dist >= r.lo && h.dist < r.hi)
+            .count();
+        let exhausted = hits.len() < k || k >= cap || hits.last().is_none_or(|h| h.dist >= r.hi);
+        if inside >= plan.limit || exhausted || plan.deadline.is_some_and(|d| Instant::now() >= d) {
+            return hits;
+        }
+        k = k.saturating_mul(4).min(cap);
+    }
 }
 
 /// Top-`k` of one segment for one query, through the one [`VectorIndex`]
