@@ -142,6 +142,8 @@ pub mod merr {
     pub const PARAMETER_INVALID: i32 = 1100;
     /// A plain (code-less) Go error.
     pub const UNEXPECTED: i32 = 65535;
+    /// ErrParameterMissing.
+    pub const PARAMETER_MISSING: i32 = 1101;
     /// ErrCollectionLoaded.
     pub const COLLECTION_LOADED: i32 = 104;
 }

@@ -8,7 +8,7 @@ use quiver_storage::{CollectionSchema, DataType, FieldSchema, ScalarValue};
 use crate::proto::schema as s;
 use crate::proto::schema::value_field::Data as VData;
 use quiver_engine::catalog::names;
-use quiver_engine::error::{invalid, Result};
+use quiver_engine::error::{invalid, merr, parameter_invalid_msg, refuse, Result};
 
 /// Longest VARCHAR Milvus accepts.
 pub const MAX_VARCHAR: usize = 65_535;
@@ -76,7 +76,7 @@ pub fn parse_schema(name: &str, bytes: &[u8]) -> Result<(CollectionSchema, Vec<u
     let mut fields = Vec::with_capacity(proto.fields.len());
     for (i, pf) in proto.fields.iter_mut().enumerate() {
         pf.field_id = 100 + i as i64;
-        fields.push(parse_field(pf)?);
+        fields.push(parse_field(pf, name)?);
     }
     let schema = CollectionSchema {
         name: name.to_string(),
@@ -88,7 +88,7 @@ pub fn parse_schema(name: &str, bytes: &[u8]) -> Result<(CollectionSchema, Vec<u
     Ok((schema, proto.encode_to_vec()))
 }
 
-fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
+fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema> {
     names::field(&pf.name)?;
     if pf.is_dynamic {
         return Err(invalid(format!(
@@ -132,7 +132,7 @@ fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
             }
             f.dim = Some(dim);
         }
-        DataType::VarChar => f.max_length = Some(varchar_len(pf)?),
+        DataType::VarChar => f.max_length = Some(varchar_len(pf, coll)?),
         DataType::Array => {
             let elem = DataType::from_milvus_code(pf.element_type)
                 .filter(|t| t.is_array_element())
@@ -144,19 +144,23 @@ fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
                 })?;
             f.element_type = Some(elem);
             let cap = int_param(pf, "max_capacity")?.ok_or_else(|| {
-                invalid(format!(
-                    "type param(max_capacity) should be specified for array field {}",
-                    pf.name
-                ))
+                refuse(
+                    merr::PARAMETER_MISSING,
+                    format!(
+                        "type param(max_capacity) should be specified for array field {} \
+                         of collection {coll}: missing parameter",
+                        pf.name
+                    ),
+                )
             })?;
             if cap == 0 || cap > MAX_CAPACITY {
-                return Err(invalid(format!(
+                return Err(parameter_invalid_msg(format!(
                     "the maximum capacity specified for a Array should be in (0, {MAX_CAPACITY}]"
                 )));
             }
             f.max_capacity = Some(cap);
             if elem == DataType::VarChar {
-                f.max_length = Some(varchar_len(pf)?);
+                f.max_length = Some(varchar_len(pf, coll)?);
             }
         }
         _ => {}
@@ -164,16 +168,23 @@ fn parse_field(pf: &s::FieldSchema) -> Result<FieldSchema> {
     Ok(f)
 }
 
-fn varchar_len(pf: &s::FieldSchema) -> Result<usize> {
+/// `max_length` of a VarChar field (or of an array's VarChar elements),
+/// with Milvus 2.6's codes and texts (proxy `validateMaxLengthPerRow`).
+fn varchar_len(pf: &s::FieldSchema, coll: &str) -> Result<usize> {
     let len = int_param(pf, "max_length")?.ok_or_else(|| {
-        invalid(format!(
-            "type param(max_length) should be specified for varChar field({})",
-            pf.name
-        ))
+        refuse(
+            merr::PARAMETER_MISSING,
+            format!(
+                "type param(max_length) should be specified for the field({}) of collection \
+                 {coll}: missing parameter",
+                pf.name
+            ),
+        )
     })?;
     if len == 0 || len > MAX_VARCHAR {
-        return Err(invalid(format!(
-            "the maximum length specified for a VarChar field({}) should be in (0, {MAX_VARCHAR}]",
+        return Err(parameter_invalid_msg(format!(
+            "the maximum length specified for the field({}) should be in (0, {MAX_VARCHAR}], \
+             but got {len} instead",
             pf.name
         )));
     }

@@ -421,3 +421,27 @@ def test_orm_alias_utility(orm, client, unique_name):
         assert alias not in utility.list_aliases(name, using=orm)
     finally:
         client.drop_collection(name)
+
+
+@pytest.mark.parametrize("add,code,text", [
+    (lambda s: s.add_field("s", DataType.VARCHAR, max_length=65536), 1100,
+     "the maximum length specified for the field(s) should be in (0, 65535], but got 65536 instead"),
+    (lambda s: s.add_field("s", DataType.VARCHAR, max_length=0), 1100,
+     "should be in (0, 65535], but got 0 instead"),
+    (lambda s: s.add_field("s", DataType.VARCHAR), 1101,
+     "type param(max_length) should be specified for the field(s) of collection {name}"),
+    (lambda s: s.add_field("a", DataType.ARRAY, element_type=DataType.INT64, max_capacity=4097),
+     1100, "the maximum capacity specified for a Array should be in (0, 4096]"),
+    (lambda s: s.add_field("a", DataType.ARRAY, element_type=DataType.INT64), 1101,
+     "type param(max_capacity) should be specified for array field a of collection {name}"),
+    (lambda s: s.add_field("a", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4),
+     1101, "type param(max_length) should be specified for the field(a) of collection {name}"),
+])
+def test_max_length_and_max_capacity_rules(client, unique_name, add, code, text):
+    """Milvus 2.6's proxy rules (validateMaxLengthPerRow, getMaxCapacityPerRow): codes and texts."""
+    name = unique_name()
+    schema = simple_schema(4)
+    add(schema)
+    e = milvus_error(client.create_collection, name, schema=schema)
+    assert e.code == code and text.format(name=name) in e.message, (e.code, e.message)
+    assert not client.has_collection(name)
