@@ -112,20 +112,21 @@ fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema> {
     f.default_value = default_value(pf);
     match data_type {
         DataType::FloatVector => {
+            // Milvus 2.6's proxy validateDimension, texts and order.
             let dim = int_param(pf, "dim")?.ok_or_else(|| {
-                invalid(format!(
-                    "dimension is not defined in field type params of {}",
+                parameter_invalid_msg(format!(
+                    "dimension is not defined in field type params of field {}, check type \
+                     param `dim` for vector field",
                     pf.name
                 ))
             })?;
-            // Milvus's two messages: one for a dimension below 2, one above the maximum.
             if dim <= 1 {
-                return Err(invalid(format!(
+                return Err(parameter_invalid_msg(format!(
                     "invalid dimension: {dim}. should be in range 2 ~ {MAX_DIM}"
                 )));
             }
             if dim > MAX_DIM {
-                return Err(invalid(format!(
+                return Err(parameter_invalid_msg(format!(
                     "invalid dimension: {dim} of field {}. float vector dimension should be in range 2 ~ {MAX_DIM}",
                     pf.name
                 )));
