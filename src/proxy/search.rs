@@ -256,14 +256,7 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
 /// near 1.0 are far coarser than the distance's near 0, so the exact edge is
 /// bracketed and bisected rather than derived).
 fn first_dist_beyond(metric: Metric, bound: f32) -> f32 {
-    let worse = |d: f32| {
-        let s = metric.to_score(d);
-        if metric.higher_is_better() {
-            s < bound
-        } else {
-            s > bound
-        }
-    };
+    let worse = |d: f32| score_beyond(metric, bound, d);
     let d0 = score_to_dist(metric, bound);
     let mut step = d0.abs().max(1e-30) * f32::EPSILON;
     // Bracket the edge: `lo` not worse, `hi` worse (scores fall as distances grow).
@@ -298,6 +291,16 @@ fn first_dist_beyond(metric: Metric, bound: f32) -> f32 {
         } else {
             lo = mid;
         }
+    }
+}
+
+/// Whether the score reported for distance `d` is strictly worse than `bound`.
+fn score_beyond(metric: Metric, bound: f32, d: f32) -> bool {
+    let s = metric.to_score(d);
+    if metric.higher_is_better() {
+        s < bound
+    } else {
+        s > bound
     }
 }
 
@@ -415,14 +418,7 @@ mod tests {
         for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
             for bound in [0.0f32, 0.3, -0.7, 0.999_999, 1.5, 1e-8] {
                 let d = first_dist_beyond(metric, bound);
-                let worse = |d: f32| {
-                    let s = metric.to_score(d);
-                    if metric.higher_is_better() {
-                        s < bound
-                    } else {
-                        s > bound
-                    }
-                };
+                let worse = |d: f32| score_beyond(metric, bound, d);
                 assert!(worse(d), "{metric:?} {bound}: {d} is not beyond");
                 assert!(
                     !worse(d.next_down()),

@@ -120,29 +120,28 @@ async fn write_rows(
         &mut next_id,
     )?;
     let pk_col = coll.schema.primary_column().ok_or_else(no_primary_key)?;
-    let ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
-    if upsert && has_duplicates(&ids) {
-        // Milvus refuses these (which row would win is undefined).
-        return Err(parameter_invalid_msg(
-            "duplicate primary keys are not allowed in the same batch",
-        ));
+    let mut ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
+    // Keys to delete after the insert: an upsert into an auto_id collection
+    // (Milvus 2.6) deletes the given keys and inserts the rows under newly
+    // generated ones, which are returned.
+    let mut old_pks = None;
+    if upsert {
+        let pks = convert::ids_to_pks(&ids);
+        if has_duplicates(&pks) {
+            // Milvus refuses these (which row would win is undefined).
+            return Err(parameter_invalid_msg(
+                "duplicate primary keys are not allowed in the same batch",
+            ));
+        }
+        if coll.schema.primary().is_some_and(|f| f.auto_id) {
+            let fresh: Int64Array = (0..batch.num_rows()).map(|_| next_id()).collect();
+            let mut cols = batch.columns().to_vec();
+            cols[pk_col] = Arc::new(fresh);
+            batch = RecordBatch::try_new(batch.schema(), cols)?;
+            ids = convert::pks_to_ids(batch.column(pk_col).as_ref());
+            old_pks = Some(pks);
+        }
     }
-    // Milvus 2.6 upserts into an auto_id collection by deleting the given
-    // keys and inserting the rows under newly generated ones (returned).
-    let auto_id = upsert && coll.schema.primary().is_some_and(|f| f.auto_id);
-    let old_pks = if auto_id {
-        let fresh: Int64Array = (0..batch.num_rows()).map(|_| next_id()).collect();
-        let mut cols = batch.columns().to_vec();
-        cols[pk_col] = Arc::new(fresh);
-        batch = RecordBatch::try_new(batch.schema(), cols)?;
-        Some(convert::ids_to_pks(&ids))
-    } else {
-        None
-    };
-    let ids = match old_pks {
-        Some(_) => convert::pks_to_ids(batch.column(pk_col).as_ref()),
-        None => ids,
-    };
     let n = batch.num_rows();
     let parts = route(&coll, partition, batch)?;
     let mut ts = p.data.insert(coll.id, parts).await?;
@@ -155,8 +154,7 @@ async fn write_rows(
 }
 
 /// Whether a batch names one primary key twice.
-fn has_duplicates(ids: &s::IDs) -> bool {
-    let pks = convert::ids_to_pks(ids);
+fn has_duplicates(pks: &[quiver_types::PkValue]) -> bool {
     let mut seen = std::collections::HashSet::with_capacity(pks.len());
     !pks.iter().all(|pk| seen.insert(pk))
 }

@@ -182,47 +182,35 @@ pub fn parquet_to_batch(bytes: Bytes, projection: Option<&[usize]>) -> Result<Re
 
 /// `batch` with its float vector columns as fixed-length bytes (see the module doc).
 fn vectors_as_bytes(batch: &RecordBatch) -> Result<RecordBatch> {
-    let schema = batch.schema();
-    if !schema.fields().iter().any(|f| is_vector(f)) {
-        return Ok(batch.clone());
-    }
-    let (fields, cols): (Vec<Field>, Vec<ArrayRef>) = schema
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(f, c)| vector_as_bytes(f, c).unwrap_or_else(|| (f.as_ref().clone(), c.clone())))
-        .unzip();
-    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
-    Ok(RecordBatch::try_new_with_options(
-        Arc::new(schema),
-        cols,
-        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-    )?)
+    map_columns(batch, is_vector, |f, c| Ok(vector_as_bytes(f, c)))
 }
 
 /// The inverse of [`vectors_as_bytes`]; a batch without marked columns is returned as is.
 fn vectors_from_bytes(batch: &RecordBatch) -> Result<RecordBatch> {
+    map_columns(
+        batch,
+        |f| f.metadata().contains_key(RAW_VECTOR_KEY),
+        vector_from_bytes,
+    )
+}
+
+/// `batch` with each column `convert` replaces (`Ok(None)` keeps it); the
+/// batch itself, uncopied, when no field is `wanted`.
+fn map_columns(
+    batch: &RecordBatch,
+    wanted: impl Fn(&Field) -> bool,
+    convert: impl Fn(&Field, &ArrayRef) -> Result<Option<(Field, ArrayRef)>>,
+) -> Result<RecordBatch> {
     let schema = batch.schema();
-    if !schema
-        .fields()
-        .iter()
-        .any(|f| f.metadata().contains_key(RAW_VECTOR_KEY))
-    {
+    if !schema.fields().iter().any(|f| wanted(f)) {
         return Ok(batch.clone());
     }
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut cols = Vec::with_capacity(fields.capacity());
     for (f, c) in schema.fields().iter().zip(batch.columns()) {
-        match vector_from_bytes(f, c)? {
-            Some((f, c)) => {
-                fields.push(f);
-                cols.push(c);
-            }
-            None => {
-                fields.push(f.as_ref().clone());
-                cols.push(c.clone());
-            }
-        }
+        let (f, c) = convert(f, c)?.unwrap_or_else(|| (f.as_ref().clone(), c.clone()));
+        fields.push(f);
+        cols.push(c);
     }
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
     Ok(RecordBatch::try_new_with_options(

@@ -151,7 +151,7 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
         .map(|mut all| {
             all.sort_by(|a, b| a.dist.total_cmp(&b.dist));
             if let Some(r) = plan.range {
-                all.retain(|h| h.dist >= r.lo && h.dist < r.hi);
+                all.retain(|h| r.contains(h.dist));
             }
             match plan.group_by {
                 Some(g) => group::group_hits(segments, all, g, plan.limit),
@@ -185,10 +185,7 @@ fn range_segment(
     let mut k = k.min(cap);
     loop {
         let hits = search_segment(plan, si, seg, allow, q, k, ef.max(k));
-        let inside = hits
-            .iter()
-            .filter(|h| h.dist >= r.lo && h.dist < r.hi)
-            .count();
+        let inside = hits.iter().filter(|h| r.contains(h.dist)).count();
         let exhausted = hits.len() < k || k >= cap || hits.last().is_none_or(|h| h.dist >= r.hi);
         if inside >= plan.limit || exhausted || plan.deadline.is_some_and(|d| Instant::now() >= d) {
             return hits;

@@ -54,6 +54,13 @@ pub struct DistRange {
     pub hi: f32,
 }
 
+impl DistRange {
+    /// Whether distance `d` lies in `[lo, hi)`.
+    pub fn contains(&self, d: f32) -> bool {
+        d >= self.lo && d < self.hi
+    }
+}
+
 /// Group-by search: at most `group_size` hits per distinct value of a field.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GroupBy {
