@@ -8,6 +8,7 @@ same data dir boots promptly and serves exact searches over the unindexed data; 
 index and creating it again (with a bound the build fits) clears the failure.
 """
 
+import re
 import time
 
 import pytest
@@ -87,6 +88,34 @@ def test_refused_build_is_failed_with_reason_and_restart_serves(tmp_path):
         assert d.state == 3  # Finished
         assert d.index_state_fail_reason == ""
         assert d.indexed_rows == N
+        c.close()
+    finally:
+        srv.kill()
+
+
+def test_each_build_logs_where_its_time_went(tmp_path):
+    """One `index built` line per build, with the phases an operator needs to tell a
+    slow object store (read) from a slow decode or a slow build."""
+    srv = QuiverServer(tmp_path / "data").start()
+    try:
+        c = connect(srv)
+        name = "logged"
+        schema = MilvusClient.create_schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vec", DataType.FLOAT_VECTOR, dim=DIM)
+        c.create_collection(name, schema=schema)
+        vecs = rand_vectors(N, DIM, seed=3)
+        c.insert(name, [{"id": i, "vec": vecs[i].tolist()} for i in range(N)])
+        c.flush(name)
+        c.create_index(name, index_params("vec", "HNSW", "L2", M=8, efConstruction=32), timeout=T)
+        deadline = time.monotonic() + 30
+        while "index built" not in srv.log_text():
+            assert time.monotonic() < deadline, srv.log_text()[-2000:]
+            time.sleep(0.1)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", srv.log_text())  # the log is coloured
+        line = next(ln for ln in plain.splitlines() if "index built" in ln)
+        for key in (f"rows={N}", "read_ms=", "decode_ms=", "build_ms=", "serialize_ms=", "write_ms="):
+            assert key in line, line
         c.close()
     finally:
         srv.kill()
