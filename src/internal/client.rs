@@ -93,6 +93,11 @@ impl DataService for DataClient {
         check(reply("data", self.0.clone().create_collection(msg).await)?.error)
     }
 
+    async fn evolve_schema(&self, meta: &CollectionMeta) -> Result<()> {
+        let msg = meta_to_pb(meta)?;
+        check(reply("data", self.0.clone().evolve_schema(msg).await)?.error)
+    }
+
     async fn drop_collection(&self, id: CollectionId) -> Result<()> {
         check(reply("data", self.0.clone().drop_collection(coll(id)).await)?.error)
     }

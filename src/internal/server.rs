@@ -86,6 +86,11 @@ impl DataNode for DataGrpc {
         ack(guarded(async { self.0.create_collection(&meta?).await }).await)
     }
 
+    async fn evolve_schema(&self, req: Request<pb::MetaRequest>) -> Reply<pb::Ack> {
+        let meta = meta_from_pb(req.get_ref());
+        ack(guarded(async { self.0.evolve_schema(&meta?).await }).await)
+    }
+
     async fn drop_collection(&self, req: Request<pb::CollectionRequest>) -> Reply<pb::Ack> {
         let id = req.get_ref().collection_id;
         ack(guarded(self.0.drop_collection(id)).await)

@@ -195,6 +195,9 @@ impl DataService for NoData {
     async fn create_collection(&self, _: &quiver_engine::catalog::CollectionMeta) -> Result<()> {
         Err(QuiverError::ShuttingDown)
     }
+    async fn evolve_schema(&self, _: &quiver_engine::catalog::CollectionMeta) -> Result<()> {
+        Err(QuiverError::ShuttingDown)
+    }
     async fn drop_collection(&self, _: i64) -> Result<()> {
         Err(QuiverError::ShuttingDown)
     }

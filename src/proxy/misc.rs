@@ -116,16 +116,6 @@ pub async fn get_metrics(
     })
 }
 
-pub async fn add_collection_field(
-    _p: Arc<Proxy>,
-    _c: Ctx,
-    _r: m::AddCollectionFieldRequest,
-) -> Result<Status> {
-    Err(QuiverError::Unsupported(
-        "adding a field to an existing collection".into(),
-    ))
-}
-
 pub async fn get_replicas(
     p: Arc<Proxy>,
     ctx: Ctx,

@@ -6,6 +6,7 @@
 //! work to the data/query/index roles and shape the answer. [`service`] wires
 //! them into tonic and turns every error into an in-band Milvus status.
 
+mod add_field;
 mod alias_db;
 pub mod auth;
 pub mod backoff;

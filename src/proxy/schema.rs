@@ -8,7 +8,9 @@ use quiver_storage::{CollectionSchema, DataType, FieldSchema, ScalarValue};
 use crate::proto::schema as s;
 use crate::proto::schema::value_field::Data as VData;
 use quiver_engine::catalog::names;
-use quiver_engine::error::{invalid, merr, parameter_invalid_msg, refuse, Result};
+use quiver_engine::error::{
+    invalid, merr, parameter_invalid, parameter_invalid_msg, refuse, Result,
+};
 
 /// Longest VARCHAR Milvus accepts.
 pub const MAX_VARCHAR: usize = 65_535;
@@ -85,10 +87,112 @@ pub fn parse_schema(name: &str, bytes: &[u8]) -> Result<(CollectionSchema, Vec<u
         enable_dynamic_field: proto.enable_dynamic_field,
     };
     validate_schema(&schema)?;
+    for pf in &proto.fields {
+        check_field_schema(pf)?;
+    }
     Ok((schema, proto.encode_to_vec()))
 }
 
-fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema> {
+/// The name Milvus's Go code prints for a wire data type (`DataType.String()`).
+fn go_type_name(code: i32) -> String {
+    match code {
+        1 => "Bool",
+        2 => "Int8",
+        3 => "Int16",
+        4 => "Int32",
+        5 => "Int64",
+        10 => "Float",
+        11 => "Double",
+        20 => "String",
+        21 => "VarChar",
+        22 => "Array",
+        23 => "JSON",
+        24 => "Geometry",
+        25 => "Text",
+        26 => "Timestamptz",
+        100 => "BinaryVector",
+        101 => "FloatVector",
+        102 => "Float16Vector",
+        103 => "BFloat16Vector",
+        104 => "SparseFloatVector",
+        105 => "Int8Vector",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// Milvus's root-coordinator field checks (`checkFieldSchema`), run after
+/// the proxy's: a nullable primary key, and default values (not on the
+/// primary key, arrays, vectors or JSON; of the field's own type; in range;
+/// within `max_length`), with its texts.
+pub fn check_field_schema(pf: &s::FieldSchema) -> Result<()> {
+    let ty = go_type_name(pf.data_type);
+    if pf.nullable && pf.is_primary_key {
+        return Err(parameter_invalid_msg(format!(
+            "primary field not support null, type:{ty}, name:{}",
+            pf.name
+        )));
+    }
+    let Some(data) = pf.default_value.as_ref().and_then(|d| d.data.as_ref()) else {
+        return Ok(());
+    };
+    if pf.is_primary_key {
+        return Err(parameter_invalid_msg(format!(
+            "primary field not support default_value, type:{ty}, name:{}",
+            pf.name
+        )));
+    }
+    let vector = (100..=105).contains(&pf.data_type);
+    if pf.data_type == 22 || vector || (pf.data_type == 23 && !pf.is_dynamic) {
+        return Err(parameter_invalid_msg(format!(
+            "type not support default_value, type:{ty}, name:{}",
+            pf.name
+        )));
+    }
+    let mismatch = |given: &str| {
+        parameter_invalid_msg(format!(
+            "type ({ty}) of field ({}) is not equal to the type({given}) of default_value",
+            pf.name
+        ))
+    };
+    let out_of_range = |v: i32, lo: i32, hi: i32| {
+        refuse(
+            merr::PARAMETER_INVALID,
+            format!(
+                "default value out of range: invalid parameter[{v} out of range {lo} <= value <= {hi}]"
+            ),
+        )
+    };
+    match data {
+        VData::BoolData(_) if pf.data_type != 1 => Err(mismatch("DataType_Bool")),
+        VData::IntData(_) if !(2..=4).contains(&pf.data_type) => Err(mismatch("DataType_Int")),
+        VData::IntData(v) if pf.data_type == 3 && i16::try_from(*v).is_err() => {
+            Err(out_of_range(*v, i16::MIN.into(), i16::MAX.into()))
+        }
+        VData::IntData(v) if pf.data_type == 2 && i8::try_from(*v).is_err() => {
+            Err(out_of_range(*v, i8::MIN.into(), i8::MAX.into()))
+        }
+        VData::LongData(_) if pf.data_type != 5 => Err(mismatch("DataType_Int64")),
+        VData::FloatData(_) if pf.data_type != 10 => Err(mismatch("DataType_Float")),
+        VData::DoubleData(_) if pf.data_type != 11 => Err(mismatch("DataType_Double")),
+        VData::StringData(_) if pf.data_type != 21 => Err(mismatch("DataType_VarChar")),
+        VData::StringData(v) => match int_param(pf, "max_length")? {
+            Some(max) if v.len() > max => Err(parameter_invalid(
+                "valid length string",
+                "string length exceeds max length",
+                format!(
+                    "the length ({}) of string exceeds max length ({max})",
+                    v.len()
+                ),
+            )),
+            _ => Ok(()),
+        },
+        VData::BytesData(_) if pf.data_type != 23 => Err(mismatch("DataType_SJON")),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema> {
     names::field(&pf.name)?;
     if pf.is_dynamic {
         return Err(invalid(format!(
@@ -215,9 +319,8 @@ fn validate_schema(schema: &CollectionSchema) -> Result<()> {
             pk.data_type
         )));
     }
-    if pk.nullable {
-        return Err(invalid("primary key field should not be nullable"));
-    }
+    // A nullable primary key is refused by check_field_schema, as Milvus's
+    // root coordinator does.
     if let Some(f) = schema.fields.iter().find(|f| f.auto_id && !f.is_primary) {
         return Err(invalid(format!(
             "only primary field can specify AutoID: {}",
@@ -238,17 +341,28 @@ fn validate_schema(schema: &CollectionSchema) -> Result<()> {
         .iter()
         .filter(|f| f.is_partition_key)
         .collect();
-    if keys.len() > 1 {
-        return Err(invalid("there are more than one partition key"));
+    // Milvus's proxy validatePartitionKey, texts and order.
+    if let [first, second, ..] = keys.as_slice() {
+        return Err(parameter_invalid_msg(format!(
+            "there are more than one partition key, field name = {}, {}",
+            first.name, second.name
+        )));
     }
     if let Some(k) = keys.first() {
-        if k.is_primary || !matches!(k.data_type, DataType::Int64 | DataType::VarChar) {
-            return Err(invalid(
-                "the data type of partition key should be Int64 or VarChar and it cannot be the primary key",
+        if k.is_primary {
+            return Err(parameter_invalid_msg(
+                "the partition key field must not be primary field",
             ));
         }
         if k.nullable {
-            return Err(invalid("partition key field cannot be nullable"));
+            return Err(parameter_invalid_msg(
+                "partition key field not support nullable",
+            ));
+        }
+        if !matches!(k.data_type, DataType::Int64 | DataType::VarChar) {
+            return Err(parameter_invalid_msg(
+                "the data type of partition key should be Int64 or VarChar",
+            ));
         }
     }
     Ok(())

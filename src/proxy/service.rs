@@ -16,8 +16,8 @@ use tonic::{Request, Response};
 
 use super::status::StatusResponse;
 use super::{
-    alias_db, auth, collection, index, misc, partition, query, resource_group, search, write, Ctx,
-    Proxy,
+    add_field, alias_db, auth, collection, index, misc, partition, query, resource_group, search,
+    write, Ctx, Proxy,
 };
 use crate::net;
 use crate::proto::common::Status;
@@ -171,7 +171,7 @@ rpcs! {
     alter_collection_field: m::AlterCollectionFieldRequest => Status = collection::alter_collection_field;
     rename_collection: m::RenameCollectionRequest => Status = collection::rename_collection;
     truncate_collection: m::TruncateCollectionRequest => m::TruncateCollectionResponse = collection::truncate_collection;
-    add_collection_field: m::AddCollectionFieldRequest => Status = misc::add_collection_field;
+    add_collection_field: m::AddCollectionFieldRequest => Status = add_field::add_collection_field;
     create_partition: m::CreatePartitionRequest => Status = partition::create_partition;
     drop_partition: m::DropPartitionRequest => Status = partition::drop_partition;
     has_partition: m::HasPartitionRequest => m::BoolResponse = partition::has_partition;

@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod error;
+mod evolve;
 pub mod faulty;
 pub mod meta;
 pub mod object;

@@ -10,8 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{merge_properties, CollectionMeta, IndexMeta};
-use crate::error::{QuiverError, Result};
+use crate::error::{parameter_invalid_msg, QuiverError, Result};
 use crate::segment::PartitionId;
+use quiver_storage::FieldSchema;
 
 /// One change to a collection's record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +47,13 @@ pub enum CollectionChange {
     AlterProperties {
         set: Vec<(String, String)>,
         delete: Vec<String>,
+    },
+    /// AddCollectionField: appends `field` to the schema. `schema_proto` is
+    /// the stored client schema with the field appended (the proxy owns the
+    /// protobuf types). A field of that name already there is refused.
+    AddField {
+        field: FieldSchema,
+        schema_proto: Vec<u8>,
     },
     /// RenameCollection. `schema_proto` is the client's schema re-encoded
     /// with the new name (the proxy owns the protobuf types).
@@ -111,6 +119,19 @@ impl CollectionChange {
             }
             CollectionChange::AlterProperties { set, delete } => {
                 merge_properties(&mut m.properties, set, &delete);
+            }
+            CollectionChange::AddField {
+                field,
+                schema_proto,
+            } => {
+                if m.schema.field(&field.name).is_some() {
+                    return Err(parameter_invalid_msg(format!(
+                        "duplicated field name {}",
+                        field.name
+                    )));
+                }
+                m.schema.fields.push(field);
+                m.schema_proto = schema_proto;
             }
             CollectionChange::Rename {
                 db,

@@ -33,6 +33,10 @@ const SMALL_CHUNK_ROWS: usize = 4096;
 
 /// Mutable state of a collection's data, guarded by one lock.
 pub struct DataState {
+    /// The schema every segment's chunks are laid out in; replaced (and the
+    /// chunks conformed) under this lock, so a reader's schema and segments
+    /// always agree.
+    pub schema: Arc<CollectionSchema>,
     pub segments: Vec<Arc<Segment>>,
     pub pk_index: HashMap<PkValue, RowLoc>,
     /// Last LSN applied to memory.
@@ -54,7 +58,7 @@ pub struct DataState {
 /// One collection's data.
 pub struct CollectionData {
     pub id: i64,
-    pub schema: Arc<CollectionSchema>,
+    /// Position of the primary key; fields are only ever appended, so it is fixed.
     pk_col: usize,
     pub state: RwLock<DataState>,
     /// Serialises WAL submission + apply, so log order equals apply order.
@@ -71,9 +75,9 @@ impl CollectionData {
         let pk_col = schema.primary_column().ok_or_else(no_primary_key)?;
         Ok(CollectionData {
             id,
-            schema,
             pk_col,
             state: RwLock::new(DataState {
+                schema,
                 segments: Vec::new(),
                 pk_index: HashMap::new(),
                 applied_lsn: 0,
@@ -93,6 +97,36 @@ impl CollectionData {
     /// The current segments: a consistent, lock-free view.
     pub fn snapshot(&self) -> Vec<Arc<Segment>> {
         self.state.read().segments.clone()
+    }
+
+    /// The current schema.
+    pub fn schema(&self) -> Arc<CollectionSchema> {
+        self.state.read().schema.clone()
+    }
+
+    /// The schema and the segments laid out in it, taken together.
+    pub fn view(&self) -> (Arc<CollectionSchema>, Vec<Arc<Segment>>) {
+        let st = self.state.read();
+        (st.schema.clone(), st.segments.clone())
+    }
+
+    /// Moves to `schema` (the current one with fields appended): every chunk
+    /// in memory gains the new columns, filled as [`CollectionSchema::conform`]
+    /// fills them. The caller holds the write-order and seal locks, so no
+    /// write or seal works on the old layout meanwhile.
+    pub fn evolve(&self, schema: Arc<CollectionSchema>) -> Result<()> {
+        let mut st = self.state.write();
+        let mut segments = Vec::with_capacity(st.segments.len());
+        for seg in &st.segments {
+            let mut s = Segment::clone(seg);
+            for chunk in s.chunks.iter_mut() {
+                *chunk = schema.conform(chunk.clone())?;
+            }
+            segments.push(Arc::new(s));
+        }
+        st.segments = segments;
+        st.schema = schema;
+        Ok(())
     }
 
     /// Number of live rows.
@@ -138,6 +172,8 @@ impl CollectionData {
         batch: RecordBatch,
         new_segment_id: impl FnOnce() -> SegmentId,
     ) -> Result<usize> {
+        // Records logged before a field was added carry fewer columns.
+        let batch = st.schema.conform(batch)?;
         let pks = self.batch_pks(&batch)?;
         let gi = match st
             .segments
@@ -300,7 +336,7 @@ mod tests {
 
     fn batch(d: &CollectionData, ids: &[i64]) -> RecordBatch {
         RecordBatch::try_new(
-            d.schema.arrow_schema(),
+            d.schema().arrow_schema(),
             vec![
                 Arc::new(Int64Array::from(ids.to_vec())),
                 Arc::new(Int64Array::from(ids.to_vec())),

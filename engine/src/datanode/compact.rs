@@ -134,7 +134,7 @@ pub(super) async fn merge(
         moved.extend(keep.iter().map(|r| (s.id, *r)));
         parts.push(take_record_batch(&s.chunks[0], &UInt32Array::from(keep))?);
     }
-    let schema = data.schema.arrow_schema();
+    let schema = data.schema().arrow_schema();
     let batch = tokio::task::spawn_blocking(move || concat_batches(&schema, &parts))
         .await
         .map_err(|e| QuiverError::Internal(e.to_string()))??;

@@ -174,6 +174,25 @@ impl DataNode {
         Ok(())
     }
 
+    /// Lays the collection's rows in memory out in its grown schema (see
+    /// [`crate::roles::DataService::evolve_schema`]). Waits for a running seal
+    /// or compaction and holds writes back while the chunks change.
+    pub async fn evolve_schema(&self, meta: &CollectionMeta) -> Result<()> {
+        let data = self.collection(meta.id)?;
+        let _seal = data.seal_lock.lock().await;
+        let _order = data.write_order.lock();
+        let current = data.schema();
+        if !meta.schema.fields.starts_with(&current.fields)
+            || meta.schema.enable_dynamic_field != current.enable_dynamic_field
+        {
+            return Err(QuiverError::Internal(format!(
+                "collection {}: a schema change may only append fields",
+                meta.id
+            )));
+        }
+        data.evolve(Arc::new(meta.schema.clone()))
+    }
+
     /// Forgets a collection and removes its files.
     pub async fn drop_collection(&self, id: i64) -> Result<()> {
         self.coord.cancel_builds(id, None).await;

@@ -43,6 +43,8 @@ pub async fn recover_collection(
         let parquet = store.get(&entry.data_key).await?;
         let batch =
             join(tokio::task::spawn_blocking(move || parquet_to_batch(parquet, None)).await)??;
+        // Written before a field was added: read the new columns as their fill.
+        let batch = meta.schema.conform(batch)?;
         let mask = match &entry.delete_key {
             Some(k) => {
                 let (words, len) = decode_bitmap(&store.get(k).await?)?;

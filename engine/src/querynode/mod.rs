@@ -91,17 +91,20 @@ impl QueryNode {
             .transpose()
     }
 
-    /// The segments of the request's partitions.
+    /// The schema and the segments of the request's partitions, taken
+    /// together (a field added meanwhile changes both at once).
     fn snapshot(
         data: &CollectionData,
         partitions: Option<&[i64]>,
         sealed_only: bool,
-    ) -> Vec<Arc<Segment>> {
-        data.snapshot()
+    ) -> (Arc<CollectionSchema>, Vec<Arc<Segment>>) {
+        let (schema, segments) = data.view();
+        let segments = segments
             .into_iter()
             .filter(|s| partitions.is_none_or(|p| p.contains(&s.partition)))
             .filter(|s| !sealed_only || s.is_sealed())
-            .collect()
+            .collect();
+        (schema, segments)
     }
 }
 
@@ -111,7 +114,8 @@ impl QueryService for QueryNode {
         let data = self.data.collection(req.collection_id)?;
         self.wait_visible(&data, req.guarantee_ts, req.deadline)
             .await?;
-        let schema = data.schema.clone();
+        let (schema, segments) =
+            Self::snapshot(&data, req.partitions.as_deref(), req.ignore_growing);
         let vector_col = gather::field_column(&schema, req.field_id)?;
         let dim = schema.fields[vector_col].dim.unwrap_or(0);
         let group_by = match req.group_by {
@@ -135,7 +139,6 @@ impl QueryService for QueryNode {
             group_by,
             deadline: req.deadline,
         };
-        let segments = Self::snapshot(&data, req.partitions.as_deref(), req.ignore_growing);
         let output = req.output;
         exec::run_blocking(move || {
             let hits = exec::search_now(&plan, &segments)?;
@@ -166,7 +169,8 @@ impl QueryService for QueryNode {
         let data = self.data.collection(req.collection_id)?;
         self.wait_visible(&data, req.guarantee_ts, req.deadline)
             .await?;
-        let schema = data.schema.clone();
+        let (schema, segments) =
+            Self::snapshot(&data, req.partitions.as_deref(), req.ignore_growing);
         let pk_col = schema.primary_column().ok_or_else(no_primary_key)?;
         let filter = self.bind(req.collection_id, &schema, req.filter.as_ref())?;
         // Point lookups: the filter's own `pk in [..]` narrows the scan first.
@@ -181,7 +185,6 @@ impl QueryService for QueryNode {
             count_only: req.count_only,
             deadline: req.deadline,
         };
-        let segments = Self::snapshot(&data, req.partitions.as_deref(), req.ignore_growing);
         let output = req.output;
         exec::run_blocking(move || {
             let (rows, count) = exec::query_now(&plan, &segments, pk_col)?;

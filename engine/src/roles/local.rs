@@ -23,6 +23,10 @@ impl DataService for LocalData {
         self.0.create_collection(meta)
     }
 
+    async fn evolve_schema(&self, meta: &CollectionMeta) -> Result<()> {
+        self.0.evolve_schema(meta).await
+    }
+
     async fn drop_collection(&self, id: CollectionId) -> Result<()> {
         self.0.drop_collection(id).await
     }

@@ -42,6 +42,11 @@ pub trait QueryService: Send + Sync {
 pub trait DataService: Send + Sync {
     /// Starts holding data for a new, empty collection.
     async fn create_collection(&self, meta: &CollectionMeta) -> Result<()>;
+    /// AddCollectionField: `meta.schema` is the current schema with fields
+    /// appended; rows already held read the new fields as their default or
+    /// null. Called before the catalog changes, so no write carries a column
+    /// the node does not know.
+    async fn evolve_schema(&self, meta: &CollectionMeta) -> Result<()>;
     /// Forgets a collection and removes its files.
     async fn drop_collection(&self, id: CollectionId) -> Result<()>;
     /// Removes a partition's rows.
