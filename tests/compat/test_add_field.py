@@ -144,3 +144,50 @@ def test_refusals_match_milvus(client, unique_name):
     assert e.code == 100
     names = [f["name"] for f in c.describe_collection(name)["fields"]]
     assert names == ["id", "vec"], "no refused field was added"
+
+
+@pytest.mark.parametrize(
+    "field, dtype, kwargs, message",
+    [
+        ("int8_field", DataType.INT8, {"default_value": "abc"},
+         "type (Int8) of field (int8_field) is not equal to the type(DataType_VarChar) of default_value"),
+        ("int8_field", DataType.INT8, {"default_value": 1},
+         "type (Int8) of field (int8_field) is not equal to the type(DataType_Int64) of default_value"),
+        ("float_field", DataType.FLOAT, {"default_value": False},
+         "type (Float) of field (float_field) is not equal to the type(DataType_Bool) of default_value"),
+        ("j", DataType.JSON, {"default_value": 1}, "type not support default_value, type:JSON, name:j"),
+        ("a", DataType.ARRAY, {"element_type": DataType.INT64, "max_capacity": 4, "default_value": 1},
+         "type not support default_value, type:Array, name:a"),
+        ("s", DataType.VARCHAR, {"max_length": 2, "default_value": "abc"},
+         "the length (3) of string exceeds max length (2): invalid parameter"
+         "[expected=valid length string][actual=string length exceeds max length]"),
+        ("i16", DataType.INT16, {"default_value": np.int16(5), "nullable": True}, None),
+    ],
+)
+def test_create_collection_default_value_rules(client, unique_name, field, dtype, kwargs, message):
+    """Milvus 2.6's root-coordinator checks of default values at CreateCollection."""
+    name = unique_name()
+    schema = simple_schema(DIM, extra=[(field, dtype, kwargs)])
+    if message is None:
+        client.create_collection(name, schema=schema, timeout=T)
+        assert client.has_collection(name)
+        return
+    e = milvus_error(client.create_collection, name, schema=schema, timeout=T)
+    assert e.code == 1100
+    assert message in e.message
+    assert not client.has_collection(name)
+
+
+def test_primary_and_partition_key_rules(client, unique_name):
+    name = unique_name()
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True, default_value=1)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=DIM)
+    e = milvus_error(client.create_collection, name, schema=schema, timeout=T)
+    assert e.message == (
+        "primary field not support default_value, type:Int64, name:id: invalid parameter"
+    )
+    schema = simple_schema(DIM, extra=[("k", DataType.INT64, {"is_partition_key": True,
+                                                               "nullable": True})])
+    e = milvus_error(client.create_collection, name, schema=schema, timeout=T)
+    assert e.message == "partition key field not support nullable: invalid parameter"
