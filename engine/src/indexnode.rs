@@ -28,7 +28,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use bytes::Bytes;
 use quiver_index::{Hnsw, HnswParams, IndexError, Metric, VectorStorage};
-use quiver_storage::{parquet_to_batch, ObjectStorage};
+use quiver_storage::{parquet_column_position, parquet_to_batch, ObjectStorage};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::error::QuiverError;
@@ -41,8 +41,11 @@ const MAX_BUILD_M: usize = 512;
 pub struct BuildTask {
     /// Object key of the sealed segment's Parquet file.
     pub segment_key: String,
-    /// Position of the vector column (FixedSizeList<Float32>) in that file.
-    pub column: usize,
+    /// Name of the vector column (FixedSizeList<Float32>) in that file. A
+    /// file written before the field was added lacks it: every row is null,
+    /// and the graph is built over the zero placeholders null rows hold in
+    /// memory (searches never return null rows).
+    pub column: String,
     /// Where the serialised graph goes.
     pub graph_key: String,
     pub dim: usize,
@@ -173,8 +176,25 @@ pub fn estimated_build_bytes(rows: usize, dim: usize, m: usize) -> usize {
 /// pool and serialises the graph.
 fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>, Phases), BuildError> {
     let t0 = Instant::now();
-    let batch = parquet_to_batch(parquet, Some(&[task.column]))
-        .map_err(|e| BuildError::Rejected(format!("unreadable segment file: {e}")))?;
+    let unreadable = |e: quiver_storage::StorageError| {
+        BuildError::Rejected(format!("unreadable segment file: {e}"))
+    };
+    let (position, rows) = parquet_column_position(&parquet, &task.column).map_err(unreadable)?;
+    match position {
+        Some(p) => {
+            let batch = parquet_to_batch(parquet, Some(&[p])).map_err(unreadable)?;
+            build_over(task, &batch, t0)
+        }
+        None => build_flat(task, &vec![0.0f32; rows.saturating_mul(task.dim)], t0),
+    }
+}
+
+/// [`build_now`] over the decoded vector column.
+fn build_over(
+    task: &BuildTask,
+    batch: &arrow::array::RecordBatch,
+    t0: Instant,
+) -> Result<(Hnsw, Vec<u8>, Phases), BuildError> {
     let column = batch
         .columns()
         .first()
@@ -188,6 +208,16 @@ fn build_now(task: &BuildTask, parquet: Bytes) -> Result<(Hnsw, Vec<u8>, Phases)
     let flat = values
         .get(start..start.saturating_add(n.saturating_mul(task.dim)))
         .ok_or_else(|| BuildError::Rejected("vector column shorter than its rows".into()))?;
+    build_flat(task, flat, t0)
+}
+
+/// Builds and serialises the graph over `flat` (rows of `task.dim`).
+fn build_flat(
+    task: &BuildTask,
+    flat: &[f32],
+    t0: Instant,
+) -> Result<(Hnsw, Vec<u8>, Phases), BuildError> {
+    let n = flat.len() / task.dim.max(1);
     // Milvus accepts M up to 2048 and efConstruction up to 2^31-1, and both size
     // the builder's allocations: bound them by what the data can use (a search
     // list longer than the segment, or more neighbours than the graph's slot

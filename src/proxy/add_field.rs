@@ -55,11 +55,6 @@ pub async fn add_collection_field(
         },
         other => other,
     })?;
-    if field.is_vector() {
-        return Err(QuiverError::Unsupported(
-            "adding a vector field to an existing collection".into(),
-        ));
-    }
     proto.fields.push(pf);
     let mut grown = (*c).clone();
     grown.schema.fields.push(field.clone());

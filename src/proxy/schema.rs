@@ -330,12 +330,6 @@ fn validate_schema(schema: &CollectionSchema) -> Result<()> {
     if schema.vector_fields().next().is_none() {
         return Err(invalid("schema does not contain vector field"));
     }
-    if let Some(v) = schema.vector_fields().find(|f| f.nullable) {
-        return Err(invalid(format!(
-            "vector field {} cannot be nullable",
-            v.name
-        )));
-    }
     let keys: Vec<&FieldSchema> = schema
         .fields
         .iter()

@@ -228,6 +228,14 @@ fn concat(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     }
 }
 
+/// Where top-level column `name` is in a Parquet file (None when the file
+/// predates the field), and the file's row count: read from the footer only.
+pub fn parquet_column_position(bytes: &Bytes, name: &str) -> Result<(Option<usize>, usize)> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())?;
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    Ok((builder.schema().index_of(name).ok(), rows))
+}
+
 /// Encodes `batch` as an Arrow IPC stream (WAL payloads).
 pub fn batch_to_ipc(batch: &RecordBatch) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(batch.get_array_memory_size() + 1024);

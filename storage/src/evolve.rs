@@ -12,10 +12,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt32Array,
+    new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, FixedSizeListArray, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
+    UInt32Array,
 };
+use arrow::buffer::NullBuffer;
 use arrow::compute::take;
+use arrow::datatypes::DataType as ArrowType;
 
 use crate::error::{Result, StorageError};
 use crate::schema::{CollectionSchema, DataType, FieldSchema, ScalarValue, META_FIELD};
@@ -24,6 +27,16 @@ impl FieldSchema {
     /// `rows` values for rows stored before this field existed: the default
     /// value repeated, else nulls.
     pub fn backfill(&self, rows: usize) -> Result<ArrayRef> {
+        if let (ArrowType::FixedSizeList(item, dim), true) = (self.arrow_type(), self.is_vector()) {
+            // Null rows of a vector column hold zeros, so the values stay one
+            // contiguous, null-free f32 buffer that scans and builds read as is.
+            let width = usize::try_from(dim).unwrap_or(0);
+            let zeros = Float32Array::from(vec![0.0f32; rows.saturating_mul(width)]);
+            let nulls = NullBuffer::new_null(rows);
+            return FixedSizeListArray::try_new(item, dim, Arc::new(zeros), Some(nulls))
+                .map(|a| Arc::new(a) as ArrayRef)
+                .map_err(|e| StorageError::Arrow(e.to_string()));
+        }
         let Some(one) = self.default_array() else {
             return Ok(new_null_array(&self.arrow_type(), rows));
         };
@@ -153,6 +166,19 @@ mod tests {
         assert_eq!(b.column(2).null_count(), 3);
         assert_eq!(b.column(3).as_binary::<i32>().value(0), b"{\"a\":1}");
         assert_eq!(b.column(0).as_primitive::<Int64Type>().values(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn added_vector_fields_read_as_null_rows_over_zeros() {
+        let mut v = FieldSchema::new(101, "v2", DataType::FloatVector);
+        v.dim = Some(4);
+        v.nullable = true;
+        let s = schema(vec![v]);
+        let b = s.conform(old_batch()).unwrap_or_else(|e| panic!("{e}"));
+        let list = b.column(1).as_fixed_size_list();
+        assert_eq!(list.null_count(), 3);
+        assert_eq!(list.values().null_count(), 0);
+        assert_eq!(list.values().len(), 12);
     }
 
     #[test]

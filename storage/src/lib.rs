@@ -14,7 +14,8 @@ pub mod schema;
 pub mod wal;
 
 pub use codec::{
-    batch_to_ipc, batch_to_parquet, decode_bitmap, encode_bitmap, ipc_to_batch, parquet_to_batch,
+    batch_to_ipc, batch_to_parquet, decode_bitmap, encode_bitmap, ipc_to_batch,
+    parquet_column_position, parquet_to_batch,
 };
 pub use error::{Result, StorageError};
 pub use faulty::{Fault, FaultyStore};

@@ -56,9 +56,6 @@ impl DataNode {
             let Some(field) = coll.schema.fields.iter().find(|f| f.id == idx.field_id) else {
                 continue;
             };
-            let Some(col) = coll.schema.column_index(&field.name) else {
-                continue;
-            };
             let metric = idx.metric.unwrap_or(quiver_index::Metric::L2);
             for seg in data.snapshot() {
                 if !seg.is_sealed() || seg.index_for(idx.field_id).is_some() || seg.rows == 0 {
@@ -78,7 +75,7 @@ impl DataNode {
                 let key = (coll.id, seg.id, idx.field_id);
                 let task = BuildTask {
                     segment_key,
-                    column: col,
+                    column: field.name.clone(),
                     graph_key: format!(
                         "{}/index-{}-{}.bin",
                         segment_prefix(coll.id, seg.id),

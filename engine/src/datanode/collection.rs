@@ -334,9 +334,9 @@ mod tests {
         CollectionData::new(1, Arc::new(schema)).expect("data")
     }
 
-    fn batch(d: &CollectionData, ids: &[i64]) -> RecordBatch {
+    fn batch(schema: &arrow::datatypes::SchemaRef, ids: &[i64]) -> RecordBatch {
         RecordBatch::try_new(
-            d.schema().arrow_schema(),
+            schema.clone(),
             vec![
                 Arc::new(Int64Array::from(ids.to_vec())),
                 Arc::new(Int64Array::from(ids.to_vec())),
@@ -348,12 +348,14 @@ mod tests {
     #[test]
     fn last_write_wins_and_deletes() {
         let d = data();
+        // Read before the state lock is taken: `schema()` takes it too.
+        let schema = d.schema().arrow_schema();
         let mut st = d.state.write();
-        d.apply_insert(&mut st, 1, 10, batch(&d, &[1, 2, 2]), || 5)
+        d.apply_insert(&mut st, 1, 10, batch(&schema, &[1, 2, 2]), || 5)
             .expect("insert");
         assert_eq!(st.pk_index.len(), 2);
         assert_eq!(st.pk_index[&PkValue::Int(2)].row, 2);
-        d.apply_insert(&mut st, 2, 10, batch(&d, &[1]), || 6)
+        d.apply_insert(&mut st, 2, 10, batch(&schema, &[1]), || 6)
             .expect("insert");
         assert_eq!(st.segments.len(), 1);
         assert_eq!(st.segments[0].live_rows(), 2);
@@ -369,9 +371,11 @@ mod tests {
     #[test]
     fn tail_chunks_merge_and_seal_keeps_row_order() {
         let d = data();
+        // Read before the state lock is taken: `schema()` takes it too.
+        let schema = d.schema().arrow_schema();
         let mut st = d.state.write();
         for i in 0..40 {
-            d.apply_insert(&mut st, i + 1, 1, batch(&d, &[i as i64]), || 5)
+            d.apply_insert(&mut st, i + 1, 1, batch(&schema, &[i as i64]), || 5)
                 .expect("insert");
         }
         let g = &st.segments[0];

@@ -410,7 +410,11 @@ fn column_by_pk(node: &DataNode, coll: i64, col: usize) -> Vec<(i64, Option<i64>
     let mut out = Vec::new();
     for s in &segments {
         for chunk in &s.chunks {
-            assert_eq!(chunk.schema(), schema.arrow_schema(), "every chunk in the current layout");
+            assert_eq!(
+                chunk.schema(),
+                schema.arrow_schema(),
+                "every chunk in the current layout"
+            );
             let ids = chunk.column(0).as_primitive::<Int64Type>();
             let n = chunk.column(col).as_primitive::<Int64Type>();
             for r in 0..chunk.num_rows() {
@@ -458,8 +462,8 @@ async fn added_field_reads_its_default_from_old_segments_and_wal() {
     let given = rows(20, 2, DIM);
     let mut cols = given.columns().to_vec();
     cols.push(Arc::new(Int64Array::from(vec![Some(40), None])));
-    let batch = RecordBatch::try_new(grown.schema.arrow_schema(), cols)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let batch =
+        RecordBatch::try_new(grown.schema.arrow_schema(), cols).unwrap_or_else(|e| panic!("{e}"));
     insert(&node, &grown, batch).await;
 
     let mut want: Vec<(i64, Option<i64>)> = (0..20).map(|i| (i, Some(3))).collect();
@@ -468,7 +472,10 @@ async fn added_field_reads_its_default_from_old_segments_and_wal() {
 
     let mut shrunk = grown.clone();
     shrunk.schema.fields.remove(2);
-    shrunk.schema.fields.push(FieldSchema::new(103, "m", DataType::Int64));
+    shrunk
+        .schema
+        .fields
+        .push(FieldSchema::new(103, "m", DataType::Int64));
     assert!(node.evolve_schema(&shrunk).await.is_err());
     close(node).await;
 
@@ -478,7 +485,11 @@ async fn added_field_reads_its_default_from_old_segments_and_wal() {
         coord: coordinator(&e.meta),
         ..e
     };
-    let node = open(&e2, config(e2.dir.path(), Duration::from_secs(600), 1 << 30)).await;
+    let node = open(
+        &e2,
+        config(e2.dir.path(), Duration::from_secs(600), 1 << 30),
+    )
+    .await;
     assert_eq!(column_by_pk(&node, meta.id, 2), want);
     close(node).await;
 }

@@ -87,6 +87,28 @@ fn eval_filter(filter: Option<&Filter>, seg: &Segment) -> Result<Option<Vec<bool
     Ok(Some(out))
 }
 
+/// `filter` narrowed to the rows that hold a vector in column `col`: a
+/// nullable vector field's null rows (zeros in memory) are never hits.
+fn with_vectors(filter: Option<Vec<bool>>, seg: &Segment, col: usize) -> Option<Vec<bool>> {
+    if seg.chunks.iter().all(|c| c.column(col).null_count() == 0) {
+        return filter;
+    }
+    let mut out = filter.unwrap_or_else(|| vec![true; seg.rows]);
+    for (chunk, &base) in seg.chunks.iter().zip(&seg.offsets) {
+        if let Some(nulls) = chunk.column(col).nulls() {
+            for row in nulls
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !v)
+                .map(|(i, _)| base + i)
+            {
+                out[row] = false;
+            }
+        }
+    }
+    Some(out)
+}
+
 /// The rows of a chunk as a contiguous `&[f32]`.
 fn chunk_vectors(seg: &Segment, chunk: usize, col: usize, dim: usize) -> Option<&[f32]> {
     let list = seg.column(chunk, col).as_fixed_size_list_opt()?;
@@ -121,7 +143,8 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
         .par_iter()
         .map(|s| {
             check(plan.deadline)?;
-            eval_filter(plan.filter.as_deref(), s).map(|f| s.allow_mask(f.as_deref()))
+            let f = eval_filter(plan.filter.as_deref(), s)?;
+            Ok(s.allow_mask(with_vectors(f, s, plan.vector_col).as_deref()))
         })
         .collect::<Result<_>>()?;
     // One task per (query, segment) so a single query over many segments (e.g. a
