@@ -445,3 +445,27 @@ def test_max_length_and_max_capacity_rules(client, unique_name, add, code, text)
     e = milvus_error(client.create_collection, name, schema=schema)
     assert e.code == code and text.format(name=name) in e.message, (e.code, e.message)
     assert not client.has_collection(name)
+
+
+def test_truncate_leaves_no_old_segment_and_survives_restart(fresh_server):
+    """Milvus 2.6's truncate_collection: every row gone at once, no persistent segment of
+    the old data listed afterwards, new rows accepted, and a restart brings nothing back."""
+    srv = fresh_server
+    c = MilvusClient(uri=srv.uri, timeout=T, dedicated=True)
+    c.create_collection("trunc", dimension=4, consistency_level="Strong", timeout=T)
+    c.insert("trunc", [{"id": i, "vector": [float(i), 1.0, 0.0, 0.0]} for i in range(300)])
+    c.flush("trunc", timeout=T)
+    c.insert("trunc", [{"id": i, "vector": [1.0, 0.0, 0.0, float(i)]} for i in range(300, 350)])
+    assert len(c.list_persistent_segments("trunc")) == 1
+    c.truncate_collection("trunc")
+    assert c.query("trunc", filter="", output_fields=["count(*)"])[0]["count(*)"] == 0
+    assert c.list_persistent_segments("trunc") == []
+    c.insert("trunc", [{"id": 7, "vector": [0.5, 0.5, 0.5, 0.5]}])
+    c.close()
+    srv.kill()
+    srv.start()
+    c = MilvusClient(uri=srv.uri, timeout=T, dedicated=True)
+    c.load_collection("trunc", timeout=T)
+    got = c.query("trunc", filter="", output_fields=["id"], limit=10)
+    assert [r["id"] for r in got] == [7]
+    c.close()

@@ -343,6 +343,29 @@ impl DataNode {
         Ok(n)
     }
 
+    /// TruncateCollection: deletes every row (one logged delete, so a replay
+    /// cannot bring them back), seals, and drops every sealed segment left
+    /// without a live row, files included, as Milvus does (no segment of the
+    /// old data is listed afterwards). Rows inserted meanwhile stay.
+    pub async fn truncate(self: &Arc<Self>, coll: i64) -> Result<Timestamp> {
+        let data = self.collection(coll)?;
+        let pks: Vec<PkValue> = data.state.read().pk_index.keys().cloned().collect();
+        let (_, ts) = self.delete(coll, pks).await?;
+        self.flush(coll).await?;
+        let _seal = data.seal_lock.lock().await;
+        let empty: Vec<_> = data
+            .snapshot()
+            .iter()
+            .filter(|s| s.is_sealed() && s.live_rows() == 0)
+            .map(|s| s.id)
+            .collect();
+        for id in empty {
+            // A merge of nothing but deleted rows writes no segment.
+            compact::merge(self, &data, &[id], self.coord.next_id()).await?;
+        }
+        Ok(if ts == 0 { self.coord.tso() } else { ts })
+    }
+
     /// Starts a manual compaction (see [`crate::roles::DataService::compact`]).
     pub async fn compact_job(
         self: &Arc<Self>,

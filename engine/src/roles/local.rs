@@ -48,12 +48,7 @@ impl DataService for LocalData {
     }
 
     async fn truncate(&self, id: CollectionId) -> Result<Timestamp> {
-        let pks: Vec<PkValue> = {
-            let data = self.0.collection(id)?;
-            let st = data.state.read();
-            st.pk_index.keys().cloned().collect()
-        };
-        Ok(self.0.delete(id, pks).await?.1)
+        self.0.truncate(id).await
     }
 
     async fn flush(&self, id: CollectionId) -> Result<()> {
