@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use quiver_engine::error::{invalid, parameter_invalid_msg, Result};
+use quiver_engine::error::{invalid, Result};
 use quiver_engine::roles::QueryRequest;
 
 use super::output::{build_columns, resolve};
@@ -29,16 +29,6 @@ fn parse_usize(kvs: &[KeyValuePair], key: &str) -> Result<Option<usize>> {
     }
 }
 
-/// `ignore_growing` as Milvus reads it (Go's `strconv.ParseBool`).
-fn ignore_growing(kvs: &[KeyValuePair]) -> Result<bool> {
-    match kv_get(kvs, "ignore_growing") {
-        None => Ok(false),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(_) => Err(parameter_invalid_msg("parse ignore growing field failed")),
-    }
-}
-
 pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::QueryResults> {
     let coll = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     let filter = p.plan_filter(&coll, &r.expr, &r.expr_template_values)?;
@@ -48,7 +38,7 @@ pub async fn query(p: Arc<Proxy>, ctx: Ctx, r: m::QueryRequest) -> Result<m::Que
         Some(_) => parse_usize(&r.query_params, "offset")?.unwrap_or(0),
         None => 0,
     };
-    let ignore_growing = ignore_growing(&r.query_params)?;
+    let ignore_growing = super::search_params::ignore_growing(&r.query_params)?;
     let count_only = r
         .output_fields
         .iter()

@@ -240,10 +240,20 @@ pub fn parse(kvs: &[KeyValuePair]) -> Result<Params> {
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         group_size: group_size.max(1) as usize,
-        ignore_growing: kv_get(kvs, "ignore_growing")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ignore_growing: ignore_growing(kvs)?,
         iter_v2: iter_v2(kvs)?,
     })
+}
+
+/// `ignore_growing` of a search or a query as Milvus reads both
+/// (`isIgnoreGrowing`: Go's `strconv.ParseBool`, anything else refused).
+pub fn ignore_growing(kvs: &[KeyValuePair]) -> Result<bool> {
+    match kv_get(kvs, "ignore_growing") {
+        None => Ok(false),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(_) => Err(parameter_invalid_msg("parse ignore growing field failed")),
+    }
 }
 
 /// The `search_iter_*` keys of a search iterator V2 page, checked as Milvus's

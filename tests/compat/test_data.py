@@ -15,6 +15,7 @@ import pytest
 from pymilvus import Collection, DataType, MilvusClient, MilvusException
 
 from _util import (
+    milvus_error,
     raises_milvus,
     T,
     count_rows,
@@ -559,6 +560,15 @@ def test_query_ignore_growing_reads_sealed_rows_only(client, coll):
     sealed = client.query(coll, filter="id >= 0", output_fields=["id"], ignore_growing=True)
     assert sorted(r["id"] for r in sealed) == list(range(10))
     hits = client.search(coll, [rows([99])[0]["vec"]], limit=16, ignore_growing=True)
+    assert {h["id"] for h in hits[0]} == set(range(10))
+    # Search and query read the flag alike (Milvus's isIgnoreGrowing, Go's ParseBool).
+    q = [rows([99])[0]["vec"]]
+    for value in ("maybe", "yes"):
+        e = milvus_error(client.query, coll, filter="id >= 0", ignore_growing=value)
+        assert e.code == 1100 and e.message == "parse ignore growing field failed: invalid parameter"
+        e = milvus_error(client.search, coll, q, limit=16, ignore_growing=value)
+        assert e.code == 1100 and e.message == "parse ignore growing field failed: invalid parameter"
+    hits = client.search(coll, q, limit=16, search_params={"ignore_growing": "T"})
     assert {h["id"] for h in hits[0]} == set(range(10))
 
 
