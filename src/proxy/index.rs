@@ -8,7 +8,9 @@ use super::{ok_status, to_kv, Ctx, Proxy};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 use quiver_engine::catalog::{CollectionChange, CollectionMeta, IndexKind, IndexMeta};
-use quiver_engine::error::{invalid, merr, refuse, QuiverError, Result};
+use quiver_engine::error::{invalid, merr, parameter_invalid_msg, refuse, QuiverError, Result};
+use quiver_storage::schema::META_FIELD_ID;
+use quiver_storage::{DataType, FieldSchema, META_FIELD};
 
 const INDEX_STATE_IN_PROGRESS: i32 = 2;
 const INDEX_STATE_FINISHED: i32 = 3;
@@ -94,20 +96,49 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
     // Milvus looks the collection up, then checks the index name's form.
     let c = p.lookup_collection(&ctx, &r.db_name, &r.collection_name)?;
     quiver_engine::catalog::names::index(&r.index_name)?;
-    let field = c.schema.field(&r.field_name).ok_or_else(|| {
-        invalid(format!(
-            "cannot create index on non-exist field: {}",
-            r.field_name
-        ))
-    })?;
+    // As Milvus's GetFieldFromNameDefaultJSON: a name that is no field is a
+    // dynamic-field key, indexed as a path into `$meta`.
+    let meta_field;
+    let dynamic_key = c.schema.field(&r.field_name).is_none() && c.schema.enable_dynamic_field;
+    let field = match c.schema.field(&r.field_name) {
+        Some(f) => f,
+        None if dynamic_key => {
+            meta_field = FieldSchema::new(META_FIELD_ID, META_FIELD, DataType::Json);
+            &meta_field
+        }
+        None => {
+            return Err(parameter_invalid_msg(format!(
+                "cannot create index on non-exist field: {}",
+                r.field_name
+            )))
+        }
+    };
     let flat = flat_params(&r.extra_params)?;
     let index_type = param(&flat, "index_type")
         .unwrap_or("AUTOINDEX")
         .to_string();
-    let index_name = if r.index_name.is_empty() {
-        field.name.clone()
-    } else {
-        r.index_name.clone()
+    let json_path = match field.data_type {
+        DataType::Json => {
+            // Milvus fills json_path with the field name, and wants a cast type.
+            let path = param(&flat, "json_path").unwrap_or(&r.field_name);
+            if param(&flat, "json_cast_type").is_none() {
+                return Err(parameter_invalid_msg("json_cast_type not found"));
+            }
+            Some(super::json_path::normalise(path, &field.name, dynamic_key)?)
+        }
+        _ => None,
+    };
+    // Milvus's default name: the field's, plus the pointer for a JSON path.
+    let index_name = match (&json_path, r.index_name.is_empty()) {
+        (_, false) => r.index_name.clone(),
+        (Some(ptr), true) => {
+            let same_path = c
+                .indexes
+                .iter()
+                .find(|i| i.field_id == field.id && i.json_path.as_ref() == Some(ptr));
+            same_path.map_or_else(|| format!("{}{ptr}", field.name), |i| i.name.clone())
+        }
+        (None, true) => field.name.clone(),
     };
     let (kind, metric, mm, efc) = if field.is_vector() {
         let kind = vector_kind(&index_type)
@@ -131,12 +162,6 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
                 field.name
             )));
         }
-        if field.data_type == quiver_storage::DataType::Json
-            && param(&flat, "json_path").is_none()
-            && index_type.eq_ignore_ascii_case("INVERTED")
-        {
-            return Err(invalid("json index requires json_path"));
-        }
         (IndexKind::Scalar, None, 0, 0)
     };
     let params = r
@@ -145,7 +170,12 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         .map(|kv| (kv.key.clone(), kv.value.clone()))
         .collect::<Vec<_>>();
     let field_id = field.id;
-    let field_name = field.name.clone();
+    // DescribeIndex names a dynamic-key index by its key (the path's first
+    // segment), as Milvus does; pymilvus matches on it after CreateIndex.
+    let field_name = match (&json_path, dynamic_key) {
+        (Some(ptr), true) => super::json_path::first_key(ptr),
+        _ => field.name.clone(),
+    };
     let meta = IndexMeta {
         id: p.coord.next_id(),
         name: index_name.clone(),
@@ -159,6 +189,7 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         ef_construction: efc,
         created_ts: p.coord.tso(),
         fail_reason: None,
+        json_path,
     };
     let updated = p
         .coord
@@ -325,14 +356,23 @@ pub async fn alter_index(p: Arc<Proxy>, ctx: Ctx, r: m::AlterIndexRequest) -> Re
 }
 
 /// Milvus refuses to load a collection whose vector fields lack an index.
+/// As Milvus's proxy: no index at all is 700, some vector field without one
+/// is 1100 naming them (Go's `%v` of a string slice).
 pub fn require_vector_indexes(c: &CollectionMeta) -> Result<()> {
-    for f in c.schema.vector_fields() {
-        if c.index_on(&f.name).is_none() {
-            return Err(QuiverError::IndexNotFound(format!(
-                "{}; there is no vector index on field: [{}], please create index firstly",
-                c.name, f.name
-            )));
-        }
+    if c.indexes.is_empty() {
+        return Err(QuiverError::IndexNotFound(c.name.clone()));
+    }
+    let missing: Vec<&str> = c
+        .schema
+        .vector_fields()
+        .filter(|f| c.index_on(&f.name).is_none())
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(parameter_invalid_msg(format!(
+            "there is no vector index on field: [{}], please create index firstly",
+            missing.join(" ")
+        )));
     }
     Ok(())
 }

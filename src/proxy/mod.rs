@@ -12,6 +12,7 @@ pub mod auth;
 pub mod backoff;
 mod collection;
 mod index;
+mod json_path;
 mod misc;
 mod output;
 mod partition;

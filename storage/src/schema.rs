@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// Name of the hidden JSON column that holds dynamic-field keys.
 pub const META_FIELD: &str = "$meta";
 
+/// The field id `$meta` goes by where one is needed (indexes on dynamic-field
+/// keys): below the user fields' 100.., so no added field can take it.
+pub const META_FIELD_ID: i64 = 99;
+
 /// Largest vector dimension accepted (Milvus's limit).
 pub const MAX_DIM: usize = 32768;
 

@@ -149,7 +149,12 @@ impl CollectionChange {
 }
 
 fn add_index(m: &mut CollectionMeta, meta: IndexMeta) -> Result<()> {
-    if let Some(existing) = m.indexes.iter().find(|i| i.field_id == meta.field_id) {
+    // One index per field, or per path of a JSON field.
+    if let Some(existing) = m
+        .indexes
+        .iter()
+        .find(|i| i.field_id == meta.field_id && i.json_path == meta.json_path)
+    {
         let same = existing.kind == meta.kind
             && existing.metric == meta.metric
             && existing.m == meta.m

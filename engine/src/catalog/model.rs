@@ -61,6 +61,10 @@ pub struct IndexMeta {
     /// a failed index is never built again until dropped and re-created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_reason: Option<String>,
+    /// A JSON path index's path below its field, as a JSON pointer ("" for
+    /// the whole value); a JSON field (or `$meta`) holds one index per path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
 }
 
 /// A collection and everything the catalog knows about it.

@@ -118,6 +118,7 @@ fn hnsw(e: &Env) -> IndexMeta {
         ef_construction: 32,
         created_ts: e.coord.tso(),
         fail_reason: None,
+        json_path: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn hnsw(node: &Node, m: usize, ef_construction: usize) -> IndexMeta {
         ef_construction,
         created_ts: node.coord.tso(),
         fail_reason: None,
+        json_path: None,
     }
 }
 
