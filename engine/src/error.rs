@@ -12,11 +12,20 @@ use quiver_storage::StorageError;
 /// Everything a request can fail with.
 #[derive(thiserror::Error, Debug)]
 pub enum QuiverError {
-    #[error("can't find collection[database={db}][collection={name}]")]
+    /// Milvus's `WrapErrCollectionNotFoundWithDB`, what every RPC but
+    /// DescribeCollection answers.
+    #[error("collection not found[database={db}][collection={name}]")]
     CollectionNotFound { db: String, name: String },
+    /// DescribeCollection's own wording of the same miss (Milvus keeps the
+    /// older text there; pymilvus calls describe before insert, upsert, query).
+    #[error("can't find collection[database={db}][collection={name}]")]
+    CollectionNotDescribed { db: String, name: String },
     #[error("collection not loaded[collection={0}]")]
     CollectionNotLoaded(String),
-    #[error("collection already exists with a different schema or parameters[collection={0}]")]
+    /// Milvus's root coordinator's text (code 1100).
+    #[error(
+        "create duplicate collection with different parameters, collection: {0}: invalid parameter"
+    )]
     CollectionExists(String),
     #[error("partition not found[partition={0}]")]
     PartitionNotFound(String),
@@ -85,9 +94,11 @@ impl QuiverError {
     pub fn status_parts(&self) -> (i32, i32, String) {
         use QuiverError::*;
         let (code, legacy) = match self {
-            CollectionNotFound { .. } => (100, legacy::COLLECTION_NOT_EXISTS),
+            CollectionNotFound { .. } | CollectionNotDescribed { .. } => {
+                (100, legacy::COLLECTION_NOT_EXISTS)
+            }
             CollectionNotLoaded(_) => (101, legacy::UNEXPECTED),
-            CollectionExists(_) => (1, legacy::UNEXPECTED),
+            CollectionExists(_) => (1100, legacy::ILLEGAL_ARGUMENT),
             PartitionNotFound(_) => (200, legacy::META_FAILED),
             PartitionNotLoaded(_) => (201, legacy::UNEXPECTED),
             IndexNotFound(_) => (700, legacy::INDEX_NOT_EXIST),

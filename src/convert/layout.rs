@@ -18,7 +18,7 @@ use crate::proto::schema::{
     DoubleArray, FieldData, FloatArray, IntArray, JsonArray, LongArray, ScalarField,
     StringArray as PbStrings, VectorField,
 };
-use quiver_engine::error::{invalid, Result};
+use quiver_engine::error::{invalid, parameter_invalid_msg, Result};
 
 /// How a column's data lines up with its rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,8 +191,27 @@ pub(super) fn check_finite<T: Copy + Into<f64>>(name: &str, values: &[T]) -> Res
     Ok(())
 }
 
-/// Rejects strings longer than `max_length` bytes.
+/// Rejects a VARCHAR field's strings longer than `max_length` bytes, in
+/// Milvus 2.6's words (`checkVarCharFieldData`; the row counts sent values).
 pub(super) fn check_varchar(
+    name: &str,
+    max_length: Option<usize>,
+    values: &[String],
+) -> Result<()> {
+    if let Some(max) = max_length {
+        if let Some((row, s)) = values.iter().enumerate().find(|(_, s)| s.len() > max) {
+            return Err(parameter_invalid_msg(format!(
+                "length of varchar field {name} exceeds max length, row number: {row}, \
+                 length: {}, max length: {max}",
+                s.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects VARCHAR elements of one ARRAY value longer than `max_length` bytes.
+pub(super) fn check_varchar_elements(
     name: &str,
     max_length: Option<usize>,
     values: &[String],

@@ -35,7 +35,19 @@ fn wrong_dim_and_counts() {
         1,
     );
     assert!(
-        e.contains("the dim (3) of field data(v) is not equal to schema dim (2)"),
+        e.contains("the length(3) of float data should divide the dim(2)"),
+        "{e}"
+    );
+    let e = err(
+        &s,
+        vec![longs("id", vec![1]), vecs("v", 4, vec![0.0; 4])],
+        1,
+    );
+    assert!(
+        e.contains(
+            "the dim (4) of field data(v) is not equal to schema dim (2): invalid parameter\
+             [expected=2][actual=4]"
+        ),
         "{e}"
     );
     let e = err(
@@ -43,7 +55,11 @@ fn wrong_dim_and_counts() {
         vec![longs("id", vec![1]), vecs("v", 0, vec![0.0; 3])],
         1,
     );
-    assert!(e.contains("the dim (3) of field data(v)"), "{e}");
+    // No declared dim: the length is still checked against the schema's.
+    assert!(
+        e.contains("the length(3) of float data should divide the dim(2)"),
+        "{e}"
+    );
     let e = err(
         &s,
         vec![longs("id", vec![1, 2, 3]), vecs("v", 2, vec![0.0; 8])],
@@ -195,7 +211,7 @@ fn value_checks() {
         1,
     );
     assert!(
-        e.contains("the length (70) of varchar field (name) exceeds max length (64)"),
+        e.contains("length of varchar field name exceeds max length, row number: 0, length: 70, max length: 64"),
         "{e}"
     );
 

@@ -151,7 +151,13 @@ pub async fn describe_collection(
             }
         })?
     } else {
-        p.collection(&ctx, &r.db_name, &r.collection_name)?
+        p.collection(&ctx, &r.db_name, &r.collection_name)
+            .map_err(|e| match e {
+                QuiverError::CollectionNotFound { db, name } => {
+                    QuiverError::CollectionNotDescribed { db, name }
+                }
+                other => other,
+            })?
     };
     let db = p.coord.database(&c.db)?;
     Ok(m::DescribeCollectionResponse {
@@ -290,8 +296,10 @@ pub async fn rename_collection(
     ctx: Ctx,
     r: m::RenameCollectionRequest,
 ) -> Result<Status> {
+    // Milvus looks the old name up without checking its form (a malformed
+    // one is simply not found), then checks the new name.
+    let c = p.lookup_collection(&ctx, &r.db_name, &r.old_name)?;
     names::collection(&r.new_name)?;
-    let c = p.collection(&ctx, &r.db_name, &r.old_name)?;
     if c.name != r.old_name {
         return Err(invalid(format!(
             "{} is an alias, not a collection",

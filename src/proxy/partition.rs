@@ -8,7 +8,7 @@ use crate::proto::milvus as m;
 use quiver_engine::catalog::{
     names, tso::physical_ms, CollectionChange, PartitionMeta, DEFAULT_PARTITION,
 };
-use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::error::{invalid, parameter_invalid_msg, QuiverError, Result};
 
 fn no_manual_partitions(c: &quiver_engine::catalog::CollectionMeta) -> Result<()> {
     if c.has_partition_key() {
@@ -109,9 +109,9 @@ pub async fn load_partitions(
 ) -> Result<Status> {
     let c = p.collection(&ctx, &r.db_name, &r.collection_name)?;
     super::index::require_vector_indexes(&c)?;
-    let ids = p
-        .partition_ids(&c, &r.partition_names)?
-        .ok_or_else(|| invalid("partition names should not be empty"))?;
+    let ids = p.partition_ids(&c, &r.partition_names)?.ok_or_else(|| {
+        parameter_invalid_msg("failed to load partition, due to no partition specified")
+    })?;
     p.coord
         .place_replica(c.id, r.resource_groups, i64::from(r.replica_number), true)
         .await?;

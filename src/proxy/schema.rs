@@ -200,6 +200,12 @@ pub(super) fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema
             pf.name
         )));
     }
+    if pf.data_type == 20 {
+        // Milvus's validateFieldType.
+        return Err(parameter_invalid_msg(
+            "string data type not supported yet, please use VarChar type instead",
+        ));
+    }
     let data_type = DataType::from_milvus_code(pf.data_type).ok_or_else(|| {
         invalid(format!(
             "data type {} of field {} is not supported by Quiver (supported: BOOL, INT8/16/32/64, \
@@ -217,7 +223,17 @@ pub(super) fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema
     match data_type {
         DataType::FloatVector => {
             // Milvus 2.6's proxy validateDimension, texts and order.
-            let dim = int_param(pf, "dim")?.ok_or_else(|| {
+            // Parsed signed, so a negative dim gets the range text as in Milvus.
+            let dim = match type_param(pf, "dim") {
+                Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+                    invalid(format!(
+                        "invalid dim [{v}] of field {}: must be a positive integer",
+                        pf.name
+                    ))
+                })?),
+                None => None,
+            };
+            let dim = dim.ok_or_else(|| {
                 parameter_invalid_msg(format!(
                     "dimension is not defined in field type params of field {}, check type \
                      param `dim` for vector field",
@@ -229,13 +245,13 @@ pub(super) fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema
                     "invalid dimension: {dim}. should be in range 2 ~ {MAX_DIM}"
                 )));
             }
-            if dim > MAX_DIM {
+            if dim > MAX_DIM as i64 {
                 return Err(parameter_invalid_msg(format!(
                     "invalid dimension: {dim} of field {}. float vector dimension should be in range 2 ~ {MAX_DIM}",
                     pf.name
                 )));
             }
-            f.dim = Some(dim);
+            f.dim = Some(dim as usize); // within 2 ..= MAX_DIM here
         }
         DataType::VarChar => f.max_length = Some(varchar_len(pf, coll)?),
         DataType::Array => {
@@ -328,7 +344,9 @@ fn validate_schema(schema: &CollectionSchema) -> Result<()> {
         )));
     }
     if schema.vector_fields().next().is_none() {
-        return Err(invalid("schema does not contain vector field"));
+        return Err(parameter_invalid_msg(
+            "schema does not contain vector field",
+        ));
     }
     let keys: Vec<&FieldSchema> = schema
         .fields

@@ -79,6 +79,10 @@ def test_search_only_looks_the_name_up_and_drop_accepts_any_name(mc):
     err = milvus_error(mc.search, "12-s", [[1.0, 0, 0, 0]], limit=1)
     assert err.code == 100, repr(err)
     assert "collection=12-s" in err.message
+    # Rename looks the old name up without checking its form, as Milvus does.
+    err = milvus_error(mc.rename_collection, "12-s", "renamed_12s")
+    assert err.code == 100
+    assert err.message == "collection not found[database=default][collection=12-s]"
     mc.drop_collection("12-s")  # Milvus lets drop_collection remove badly named collections
     assert "12-s" not in mc.list_collections()
 

@@ -351,6 +351,7 @@ def test_load_without_index_fails_700(client, unique_name):
     try:
         err = milvus_error(client.load_collection, name, timeout=T)
         assert err.code == 700, err
+        assert err.message == f"index not found[collection={name}]"
         assert client.list_indexes(name) == []
     finally:
         client.drop_collection(name)
@@ -427,8 +428,13 @@ def test_two_vector_fields(client, unique_name):
         b = rand_vectors(40, 6, seed=31)
         client.insert(name, [{"id": i, "vec": a[i].tolist(), "vec_b": b[i].tolist()} for i in range(40)])
         client.create_index(name, index_params("vec", "FLAT", "L2"), timeout=T)
+        # Milvus 2.6: no index at all is 700; an unindexed vector field among indexed ones 1100.
         err = milvus_error(client.load_collection, name, timeout=T)
-        assert err.code == 700, err
+        assert err.code == 1100, err
+        assert err.message == (
+            "there is no vector index on field: [vec_b], please create index firstly: "
+            "invalid parameter"
+        )
         client.create_index(name, index_params("vec_b", "HNSW", "IP", M=8, efConstruction=64), timeout=T)
         client.load_collection(name, timeout=T)
         assert sorted(client.list_indexes(name)) == ["vec", "vec_b"]

@@ -17,7 +17,7 @@ use quiver_storage::{DataType, FieldSchema};
 
 use super::scalar::{check_range, nulls};
 use crate::convert::layout::{
-    check_finite, check_varchar, element_type, scalar_kind, type_name, Layout,
+    check_finite, check_varchar_elements, element_type, scalar_kind, type_name, Layout,
 };
 use crate::proto::schema::{scalar_field::Data as D, ArrayArray, ScalarField};
 use quiver_engine::error::{invalid, QuiverError, Result};
@@ -122,7 +122,7 @@ pub(super) fn list(
                 D::StringData(x) => Ok(x.data),
                 other => Err(other),
             },
-            |v| check_varchar(name, field.max_length, v),
+            |v| check_varchar_elements(name, field.max_length, v),
         )?)),
         other => {
             return Err(invalid(format!(

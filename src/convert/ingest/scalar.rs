@@ -24,7 +24,9 @@ use crate::convert::layout::{
     take_scalars, Layout,
 };
 use crate::proto::schema::{field_data, scalar_field::Data as D, vector_field, FieldData};
-use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::error::{
+    invalid, parameter_invalid, parameter_invalid_msg, QuiverError, Result,
+};
 
 /// Converts the column `fd` of `field` (already routed by name) into an Arrow array.
 pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -> Result<ArrayRef> {
@@ -224,21 +226,23 @@ fn float_vector(
             "vector field {name} has no dim"
         )));
     }
-    let dim_err = |got: usize| {
-        invalid(format!(
-            "the dim ({got}) of field data({name}) is not equal to schema dim ({dim})"
-        ))
+    let dim_err = |got: i64| {
+        parameter_invalid(
+            dim,
+            got,
+            format!("the dim ({got}) of field data({name}) is not equal to schema dim ({dim})"),
+        )
     };
-    if wire_dim < 0 || (wire_dim > 0 && wire_dim as usize != dim) {
-        return Err(dim_err(wire_dim.max(0) as usize));
-    }
+    // Milvus 2.6's order (checkAligned): the length against the schema's dim,
+    // then the dim the client declared.
     if data.len() % dim != 0 {
-        let rows = if valid.is_empty() {
-            num_rows
-        } else {
-            valid.iter().filter(|&&v| v).count()
-        };
-        return Err(dim_err(data.len() / rows.max(1)));
+        return Err(parameter_invalid_msg(format!(
+            "the length({}) of float data should divide the dim({dim})",
+            data.len()
+        )));
+    }
+    if wire_dim < 0 || (wire_dim > 0 && wire_dim as usize != dim) {
+        return Err(dim_err(wire_dim));
     }
     let layout = Layout::resolve(field, valid, data.len() / dim, num_rows)?;
     check_finite(name, &data)?;
