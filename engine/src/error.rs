@@ -33,8 +33,6 @@ pub enum QuiverError {
     PartitionNotLoaded(String),
     #[error("index not found[collection={0}]")]
     IndexNotFound(String),
-    #[error("at most one distinct index is allowed per field: {0}")]
-    IndexDuplicate(String),
     #[error("database not found[database={0}]")]
     DatabaseNotFound(String),
     #[error("invalid database: {0}")]
@@ -102,7 +100,6 @@ impl QuiverError {
             PartitionNotFound(_) => (200, legacy::META_FAILED),
             PartitionNotLoaded(_) => (201, legacy::UNEXPECTED),
             IndexNotFound(_) => (700, legacy::INDEX_NOT_EXIST),
-            IndexDuplicate(_) => (702, legacy::UNEXPECTED),
             DatabaseNotFound(_) => (800, legacy::UNEXPECTED),
             DatabaseInvalid(_) => (802, legacy::UNEXPECTED),
             InvalidParameter(_) => (1100, legacy::ILLEGAL_ARGUMENT),
@@ -169,16 +166,22 @@ pub fn parameter_invalid_msg(msg: impl std::fmt::Display) -> QuiverError {
     refuse(merr::PARAMETER_INVALID, format!("{msg}: invalid parameter"))
 }
 
-/// `merr.WrapErrParameterInvalid(expected, actual, msg)`: the message, then
-/// the code's text with both fields.
+/// `merr.WrapErrParameterInvalid(expected, actual, msg)`: the message (when
+/// there is one), then the code's text with both fields.
 pub fn parameter_invalid(
     expected: impl std::fmt::Display,
     actual: impl std::fmt::Display,
     msg: impl std::fmt::Display,
 ) -> QuiverError {
+    let fields = format!("invalid parameter[expected={expected}][actual={actual}]");
+    let msg = msg.to_string();
     refuse(
         merr::PARAMETER_INVALID,
-        format!("{msg}: invalid parameter[expected={expected}][actual={actual}]"),
+        if msg.is_empty() {
+            fields
+        } else {
+            format!("{msg}: {fields}")
+        },
     )
 }
 

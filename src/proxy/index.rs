@@ -8,7 +8,9 @@ use super::{ok_status, to_kv, Ctx, Proxy};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 use quiver_engine::catalog::{CollectionChange, CollectionMeta, IndexKind, IndexMeta};
-use quiver_engine::error::{invalid, merr, parameter_invalid_msg, refuse, QuiverError, Result};
+use quiver_engine::error::{
+    invalid, merr, parameter_invalid, parameter_invalid_msg, refuse, QuiverError, Result,
+};
 use quiver_storage::schema::META_FIELD_ID;
 use quiver_storage::{DataType, FieldSchema, META_FIELD};
 
@@ -28,6 +30,17 @@ fn vector_kind(index_type: &str) -> Option<IndexKind> {
         _ => None,
     }
 }
+
+/// The cast types a JSON path index takes (Milvus's `validJSONCastTypes`).
+const JSON_CAST_TYPES: [&str; 7] = [
+    "BOOL",
+    "DOUBLE",
+    "VARCHAR",
+    "ARRAY_BOOL",
+    "ARRAY_DOUBLE",
+    "ARRAY_VARCHAR",
+    "JSON",
+];
 
 fn scalar_type_ok(index_type: &str) -> bool {
     matches!(
@@ -117,13 +130,33 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
     let index_type = param(&flat, "index_type")
         .unwrap_or("AUTOINDEX")
         .to_string();
+    // A name no index checker knows (Milvus's parseIndexParams), first.
+    if vector_kind(&index_type).is_none() && !scalar_type_ok(&index_type) {
+        return Err(parameter_invalid(
+            "valid index",
+            format!("invalid index type: {index_type}"),
+            "",
+        ));
+    }
     let json_path = match field.data_type {
         DataType::Json => {
-            // Milvus fills json_path with the field name, and wants a cast type.
-            let path = param(&flat, "json_path").unwrap_or(&r.field_name);
-            if param(&flat, "json_cast_type").is_none() {
-                return Err(parameter_invalid_msg("json_cast_type not found"));
+            // The index checkers' cast-type rules, then the data
+            // coordinator's path (filled with the field name when absent).
+            let cast = param(&flat, "json_cast_type").ok_or_else(|| {
+                refuse(
+                    merr::PARAMETER_MISSING,
+                    "json index must specify cast type: missing parameter\
+                     [missing_param=json_cast_type]"
+                        .into(),
+                )
+            })?;
+            let cast = cast.trim().to_ascii_uppercase();
+            if !JSON_CAST_TYPES.contains(&cast.as_str()) {
+                return Err(parameter_invalid_msg(format!(
+                    "json_cast_type {cast} is not supported"
+                )));
             }
+            let path = param(&flat, "json_path").unwrap_or(&r.field_name);
             Some(super::json_path::normalise(path, &field.name, dynamic_key)?)
         }
         _ => None,

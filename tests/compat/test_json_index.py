@@ -65,7 +65,10 @@ def test_several_paths_per_field_and_dynamic_keys(fresh_server):
 @pytest.mark.parametrize(
     "field, params, message",
     [
-        ("j", {"json_path": "j['a']"}, "json_cast_type not found: invalid parameter"),
+        ("j", {"json_path": "j['a']"},
+         "json index must specify cast type: missing parameter[missing_param=json_cast_type]"),
+        ("j", {"json_cast_type": "int64", "json_path": "j['a']"},
+         "json_cast_type INT64 is not supported: invalid parameter"),
         ("j", {"json_cast_type": "varchar", "json_path": "k['a']"},
          "fieldID not match with field name: invalid parameter"),
         ("j", {"json_cast_type": "varchar", "json_path": "j['a'"},
@@ -79,9 +82,34 @@ def test_json_index_refusals(client, unique_name, field, params, message):
     ip = MilvusClient.prepare_index_params()
     ip.add_index(field_name=field, index_type="INVERTED", params=params)
     e = milvus_error(client.create_index, name, ip, timeout=T)
-    assert e.code == 1100 and e.message == message
+    assert e.code == (1101 if "missing" in message else 1100) and e.message == message
     # Without a dynamic field, a name that is no field is not a key either.
     ip = MilvusClient.prepare_index_params()
     ip.add_index(field_name="nope", index_type="INVERTED", params={"json_cast_type": "double"})
     e = milvus_error(client.create_index, name, ip, timeout=T)
     assert e.message == "cannot create index on non-exist field: nope: invalid parameter"
+
+
+def test_index_conflicts_and_unknown_types(client, unique_name):
+    """Milvus's data coordinator rules (canCreateIndex) and index-type check, texts included."""
+    name = unique_name()
+    client.create_collection(name, schema=simple_schema(DIM, extra=[("j", DataType.JSON, {})]),
+                             timeout=T)
+
+    def create(field, index_type, index_name="", **params):
+        ip = MilvusClient.prepare_index_params()
+        ip.add_index(field_name=field, index_type=index_type, index_name=index_name,
+                     params=params)
+        client.create_index(name, ip, timeout=T)
+
+    create("j", "INVERTED", "p1", json_cast_type="varchar", json_path="j['a']")
+    create("j", "INVERTED", "p1", json_cast_type="varchar", json_path="j['a']")  # same: no-op
+    e = milvus_error(create, "j", "INVERTED", "p2", json_cast_type="varchar", json_path="j['a']")
+    assert e.code == 1100 and e.message == (
+        "CreateIndex failed: creating multiple indexes on same field is not supported: "
+        "invalid parameter")
+    e = milvus_error(create, "j", "INVERTED", "p1", json_cast_type="double", json_path="j['a']")
+    assert e.message == "at most one distinct index is allowed per field: invalid parameter"
+    e = milvus_error(create, "j", "12-s", "p3", json_cast_type="double", json_path="j['b']")
+    assert e.message == "invalid parameter[expected=valid index][actual=invalid index type: 12-s]"
+    assert client.list_indexes(name) == ["p1"]

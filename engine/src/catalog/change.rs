@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{merge_properties, CollectionMeta, IndexMeta};
-use crate::error::{parameter_invalid_msg, QuiverError, Result};
+use crate::error::{parameter_invalid_msg, Result};
 use crate::segment::PartitionId;
 use quiver_storage::FieldSchema;
 
@@ -148,33 +148,51 @@ impl CollectionChange {
     }
 }
 
+/// Milvus's data coordinator rules (`canCreateIndex`), texts included: an
+/// index name already taken is a no-op when it is the same index, else
+/// refused; another index on the same field (or the same path of a JSON
+/// field) is refused.
 fn add_index(m: &mut CollectionMeta, meta: IndexMeta) -> Result<()> {
-    // One index per field, or per path of a JSON field.
-    if let Some(existing) = m
-        .indexes
-        .iter()
-        .find(|i| i.field_id == meta.field_id && i.json_path == meta.json_path)
-    {
-        let same = existing.kind == meta.kind
-            && existing.metric == meta.metric
-            && existing.m == meta.m
-            && existing.ef_construction == meta.ef_construction
-            && existing.name == meta.name;
-        return if same {
-            Ok(())
-        } else {
-            Err(QuiverError::IndexDuplicate(format!(
-                "field {} already has index {}",
-                meta.field_name, existing.name
-            )))
-        };
-    }
-    if m.indexes.iter().any(|i| i.name == meta.name) {
-        return Err(QuiverError::IndexDuplicate(format!(
-            "index name {} is used by another field",
-            meta.name
-        )));
+    for existing in &m.indexes {
+        if existing.name == meta.name {
+            return if existing.field_id == meta.field_id && same_index(existing, &meta) {
+                Ok(())
+            } else {
+                Err(parameter_invalid_msg(
+                    "at most one distinct index is allowed per field",
+                ))
+            };
+        }
+        if existing.field_id == meta.field_id && existing.json_path == meta.json_path {
+            return Err(parameter_invalid_msg(
+                "CreateIndex failed: creating multiple indexes on same field is not supported",
+            ));
+        }
     }
     m.indexes.push(meta);
     Ok(())
+}
+
+/// The same index asked for again: type, metric, graph parameters, JSON path
+/// and cast type.
+fn same_index(a: &IndexMeta, b: &IndexMeta) -> bool {
+    // Given as its own pair or inside the JSON `params` pair (pymilvus).
+    let cast = |i: &IndexMeta| {
+        i.params.iter().find_map(|(k, v)| match k.as_str() {
+            "json_cast_type" => Some(v.to_ascii_uppercase()),
+            "params" => serde_json::from_str::<serde_json::Value>(v)
+                .ok()?
+                .get("json_cast_type")?
+                .as_str()
+                .map(str::to_ascii_uppercase),
+            _ => None,
+        })
+    };
+    a.kind == b.kind
+        && a.index_type.eq_ignore_ascii_case(&b.index_type)
+        && a.metric == b.metric
+        && a.m == b.m
+        && a.ef_construction == b.ef_construction
+        && a.json_path == b.json_path
+        && cast(a) == cast(b)
 }
