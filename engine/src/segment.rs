@@ -5,9 +5,11 @@
 //! attached). A search therefore works on a consistent view without holding any
 //! lock, and the data role can keep ingesting while it runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
+use parking_lot::Mutex;
+use quiver_filter::{IndexSpec, ScalarIndex};
 use quiver_index::{Bitset, Hnsw};
 
 pub use quiver_types::{PartitionId, SegmentId};
@@ -101,6 +103,66 @@ pub struct Segment {
     pub state: SegmentState,
     /// HNSW indexes by vector field id (sealed segments only).
     pub indexes: Vec<(i64, Arc<Hnsw>)>,
+    /// Scalar indexes of a sealed segment's one chunk, shared by every
+    /// snapshot of it (deletes republish the segment, not its rows).
+    pub scalar: Arc<ScalarIndexes>,
+}
+
+/// One index slot: built once, by whichever filter needs it first.
+type Slot = Arc<OnceLock<Option<Arc<ScalarIndex>>>>;
+
+/// The scalar indexes of one sealed segment, built on first use.
+///
+/// A segment's rows never change once sealed, so an index is built at most
+/// once per (segment, spec) — one pass over the column, about the cost of the
+/// one scan it replaces — and then answers every later filter on that column
+/// or JSON path. Built lazily rather than at seal time because the data role
+/// does not know the catalog's indexes; an index dropped from the catalog is
+/// forgotten the next time a filter consults this segment.
+#[derive(Default)]
+pub struct ScalarIndexes {
+    slots: Mutex<Vec<(IndexSpec, Slot)>>,
+}
+
+impl ScalarIndexes {
+    /// The index of `spec` over `batch`, built now if no filter built it
+    /// before; None when the column cannot be indexed that way. Slots for
+    /// specs not in `current` (the collection's indexes now) are released.
+    pub fn get(
+        &self,
+        spec: &IndexSpec,
+        batch: &RecordBatch,
+        current: &[IndexSpec],
+    ) -> Option<Arc<ScalarIndex>> {
+        let slot = {
+            let mut slots = self.slots.lock();
+            slots.retain(|(s, _)| current.contains(s));
+            match slots.iter().find(|(s, _)| s == spec) {
+                Some((_, slot)) => slot.clone(),
+                None => {
+                    let slot = Slot::default();
+                    slots.push((spec.clone(), slot.clone()));
+                    slot
+                }
+            }
+        };
+        // Built outside the list's lock: other specs stay available meanwhile.
+        slot.get_or_init(|| {
+            let col = batch.column_by_name(&spec.column)?;
+            ScalarIndex::build(col, spec).ok().flatten().map(Arc::new)
+        })
+        .clone()
+    }
+
+    /// Heap bytes of the indexes built so far.
+    pub fn memory_bytes(&self) -> usize {
+        self.slots
+            .lock()
+            .iter()
+            .filter_map(|(_, s)| s.get().and_then(Option::as_ref))
+            .map(|i| i.memory_bytes())
+            .sum()
+    }
 }
 
 impl Segment {
@@ -115,6 +177,7 @@ impl Segment {
             deleted: Arc::new(RowMask::new(0)),
             state: SegmentState::Growing,
             indexes: Vec::new(),
+            scalar: Arc::default(),
         }
     }
 
@@ -137,6 +200,7 @@ impl Segment {
             deleted: Arc::new(deleted),
             state: SegmentState::Sealed,
             indexes: Vec::new(),
+            scalar: Arc::default(),
         }
     }
 
@@ -211,5 +275,43 @@ mod tests {
         assert!(m.get(69) && m.get(1) && !m.get(0));
         let r = RowMask::from_words(m.words().to_vec(), 70);
         assert_eq!(r, m);
+    }
+
+    #[test]
+    fn scalar_indexes_are_built_once_and_released_when_dropped() {
+        use arrow::array::Int64Array;
+        use arrow::datatypes::{DataType, Field, Schema};
+        use quiver_filter::IndexCast;
+
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let col: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
+        let batch = RecordBatch::try_new(schema, vec![col]).unwrap_or_else(|e| panic!("{e}"));
+        let seg = Segment::sealed(1, 1, batch.clone(), RowMask::new(100));
+        let spec = IndexSpec {
+            column: "x".into(),
+            path: Vec::new(),
+            cast: IndexCast::Field,
+        };
+        let missing = IndexSpec {
+            column: "nope".into(),
+            ..spec.clone()
+        };
+        let all = [spec.clone(), missing.clone()];
+        let a = seg.scalar.get(&spec, &batch, &all);
+        // A republished snapshot (a delete) shares the built index.
+        let copy = seg.clone();
+        let b = copy.scalar.get(&spec, &batch, &all);
+        match (&a, &b) {
+            (Some(a), Some(b)) => assert!(Arc::ptr_eq(a, b) && a.len() == 100),
+            _ => panic!("index not built"),
+        }
+        assert!(seg.scalar.get(&missing, &batch, &all).is_none());
+        assert!(seg.scalar.memory_bytes() >= 100 * 16);
+        // Once the catalog no longer lists it, the index is released.
+        assert!(seg
+            .scalar
+            .get(&missing, &batch, std::slice::from_ref(&missing))
+            .is_none());
+        assert_eq!(seg.scalar.memory_bytes(), 0);
     }
 }

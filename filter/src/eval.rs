@@ -111,6 +111,11 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Evaluates only `rows` from now on (others may get any result).
+    pub fn restrict(&self, rows: BooleanBuffer) {
+        *self.sel.borrow_mut() = Some(rows);
+    }
+
     fn column(&self, name: &str) -> Result<&'a ArrayRef, FilterError> {
         match self.batch.column_by_name(name) {
             Some(c) => Ok(c),

@@ -40,6 +40,7 @@ mod datum;
 mod error;
 mod eval;
 mod fold;
+mod index;
 mod inset;
 mod json;
 mod lexer;
@@ -59,6 +60,7 @@ use serde_json::Value;
 
 use bind::Binder;
 pub use error::FilterError;
+pub use index::{IndexCast, IndexSpec, ScalarIndex};
 pub use limits::Limits;
 use parser::CmpOp;
 use plan::{PathElem, Pred, Val};
@@ -178,6 +180,50 @@ impl Filter {
         }
     }
 
+    /// Positions in `specs` of the indexes [`Filter::evaluate_indexed`]
+    /// would narrow this filter with: those covering a comparison with a
+    /// literal or an `in` list that every row must pass (a conjunct, or every
+    /// branch of a disjunction). Empty when an index would not help.
+    pub fn usable_indexes(&self, specs: &[IndexSpec]) -> Vec<usize> {
+        let mut out = Vec::new();
+        if self.is_always_true() || !needs_indexes(&self.pred, specs, &mut out) {
+            return Vec::new();
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Like [`Filter::evaluate_mask`], evaluating only the rows the given
+    /// indexes (built over this same batch) leave as candidates; the result is
+    /// identical, the work proportional to the candidates.
+    pub fn evaluate_indexed(
+        &self,
+        batch: &RecordBatch,
+        indexes: &[(&IndexSpec, &ScalarIndex)],
+    ) -> Result<BooleanBuffer, FilterError> {
+        let Some((cands, exact)) = candidates(&self.pred, indexes) else {
+            return self.evaluate_mask(batch);
+        };
+        if cands.len() != batch.num_rows() {
+            return self.evaluate_mask(batch);
+        }
+        // The indexes answered the whole filter: nothing left to evaluate.
+        if exact || cands.count_set_bits() == 0 {
+            return Ok(cands);
+        }
+        let run = || {
+            let ctx = eval::Ctx::new(batch, &self.json_cols)?;
+            ctx.restrict(cands.clone());
+            Ok(&ctx.pred(&self.pred)?.t & &cands)
+        };
+        if self.height <= SHALLOW_HEIGHT {
+            run()
+        } else {
+            stack::on_big_stack(run)
+        }
+    }
+
     /// The primary-key values when the filter is (a conjunction containing)
     /// `pk == v` / `pk in [..]`, or a disjunction of such terms.
     pub fn primary_key_values(&self) -> Option<Vec<PkValue>> {
@@ -264,5 +310,103 @@ fn equality_values(p: &Pred, name: &str) -> Option<Vec<Value>> {
             Some(out)
         }
         _ => None,
+    }
+}
+
+/// The spec covering value `v`, if any.
+fn covering(specs: &[IndexSpec], v: &Val) -> Option<usize> {
+    specs.iter().position(|s| s.covers(v))
+}
+
+/// An indexable leaf: (the value read, the comparison or set it must pass).
+enum Leaf<'p> {
+    Cmp(CmpOp, &'p Val, &'p Value),
+    In(&'p Val, &'p inset::InSet),
+}
+
+fn leaf(p: &Pred) -> Option<Leaf<'_>> {
+    match p {
+        Pred::Cmp(op, v, Val::Lit(l)) => Some(Leaf::Cmp(*op, v, l)),
+        Pred::Cmp(op, Val::Lit(l), v) => Some(Leaf::Cmp(op.flip(), v, l)),
+        Pred::In(v, set, false) => Some(Leaf::In(v, set)),
+        _ => None,
+    }
+}
+
+/// True when `p` can be narrowed by the indexes among `specs`; collects them.
+fn needs_indexes(p: &Pred, specs: &[IndexSpec], out: &mut Vec<usize>) -> bool {
+    match p {
+        Pred::And(items) => {
+            let mut any = false;
+            for it in items {
+                any |= needs_indexes(it, specs, out);
+            }
+            any
+        }
+        Pred::Or(items) => {
+            let mut mine = Vec::new();
+            if items.iter().all(|it| needs_indexes(it, specs, &mut mine)) {
+                out.extend(mine);
+                true
+            } else {
+                false
+            }
+        }
+        _ => match leaf(p) {
+            Some(Leaf::Cmp(CmpOp::Ne, _, _)) | None => false,
+            Some(Leaf::Cmp(_, v, _) | Leaf::In(v, _)) => match covering(specs, v) {
+                Some(i) => {
+                    out.push(i);
+                    true
+                }
+                None => false,
+            },
+        },
+    }
+}
+
+/// Rows that may satisfy `p` according to `indexes` (a superset of the rows
+/// that do) and whether they are exactly those rows, or None when the
+/// indexes cannot narrow it. Only definite truth matters here: `p` is the
+/// filter's root or sits below `and`/`or` only, never below `not`.
+fn candidates(p: &Pred, indexes: &[(&IndexSpec, &ScalarIndex)]) -> Option<(BooleanBuffer, bool)> {
+    match p {
+        Pred::And(items) => {
+            let mut acc: Option<(BooleanBuffer, bool)> = None;
+            let mut all = true;
+            for it in items {
+                match candidates(it, indexes) {
+                    Some((c, exact)) => {
+                        acc = Some(match acc {
+                            None => (c, exact),
+                            Some((a, e)) => (&a & &c, e && exact),
+                        });
+                    }
+                    None => all = false,
+                }
+            }
+            acc.map(|(c, exact)| (c, exact && all))
+        }
+        Pred::Or(items) => {
+            let mut acc: Option<(BooleanBuffer, bool)> = None;
+            for it in items {
+                let (c, exact) = candidates(it, indexes)?;
+                acc = Some(match acc {
+                    None => (c, exact),
+                    Some((a, e)) => (&a | &c, e && exact),
+                });
+            }
+            acc
+        }
+        _ => {
+            let l = leaf(p)?;
+            let (Leaf::Cmp(_, v, _) | Leaf::In(v, _)) = &l;
+            let (spec, ix) = indexes.iter().find(|(s, _)| s.covers(v))?;
+            let (c, exact) = match l {
+                Leaf::Cmp(op, _, lit) => ix.candidates_cmp(op, lit)?,
+                Leaf::In(_, set) => ix.candidates_in(set)?,
+            };
+            Some((c, exact && spec.walks_like_filters()))
+        }
     }
 }

@@ -144,9 +144,16 @@ pub fn deadline_from_ms(ms: Option<u64>) -> Option<Instant> {
 pub fn filter_to_pb(f: &FilterExpr) -> Result<pb::Filter> {
     let templates_json = serde_json::to_vec(&f.templates)
         .map_err(|e| QuiverError::Internal(format!("encoding template values: {e}")))?;
+    let indexes_json = if f.indexes.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&f.indexes)
+            .map_err(|e| QuiverError::Internal(format!("encoding index specs: {e}")))?
+    };
     Ok(pb::Filter {
         expr: f.expr.clone(),
         templates_json,
+        indexes_json,
     })
 }
 
@@ -157,9 +164,15 @@ pub fn filter_from_pb(f: pb::Filter) -> Result<FilterExpr> {
     } else {
         serde_json::from_slice(&f.templates_json).map_err(|_| malformed("template values"))?
     };
+    let indexes = if f.indexes_json.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_slice(&f.indexes_json).map_err(|_| malformed("index specs"))?
+    };
     Ok(FilterExpr {
         expr: f.expr,
         templates,
+        indexes,
     })
 }
 

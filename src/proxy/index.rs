@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use quiver_filter::{IndexCast, IndexSpec};
 use quiver_index::Metric;
 
 use super::{ok_status, to_kv, Ctx, Proxy};
@@ -230,6 +231,68 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         .await?;
     p.index.ensure_indexes(&updated).await?;
     Ok(Status::default())
+}
+
+/// The collection's scalar indexes as the query node can use them to narrow
+/// filters: typed scalar fields, and JSON paths (of a JSON field or of the
+/// dynamic field) whose cast is BOOL, DOUBLE or VARCHAR. The ARRAY casts and
+/// indexes on ARRAY fields are described but filters scan those columns.
+pub fn scalar_index_specs(c: &CollectionMeta) -> Vec<IndexSpec> {
+    let mut out = Vec::new();
+    for ix in c.indexes.iter().filter(|i| i.kind == IndexKind::Scalar) {
+        if ix.fail_reason.is_some() {
+            continue;
+        }
+        let pointer = ix.json_path.as_deref().unwrap_or("");
+        let (column, data_type) = if ix.field_id == META_FIELD_ID {
+            (META_FIELD.to_string(), DataType::Json)
+        } else {
+            match c.schema.fields.iter().find(|f| f.id == ix.field_id) {
+                Some(f) => (f.name.clone(), f.data_type),
+                None => continue,
+            }
+        };
+        let spec = match data_type {
+            DataType::Json => {
+                let kvs: Vec<KeyValuePair> = ix
+                    .params
+                    .iter()
+                    .map(|(key, value)| KeyValuePair {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect();
+                let flat = flat_params(&kvs).unwrap_or_default();
+                let cast = match param(&flat, "json_cast_type")
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .as_deref()
+                {
+                    Some("BOOL") => IndexCast::Bool,
+                    Some("DOUBLE") => IndexCast::Double,
+                    Some("VARCHAR") => IndexCast::Varchar,
+                    _ => continue,
+                };
+                IndexSpec::from_pointer(&column, pointer, cast)
+            }
+            DataType::Bool
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float
+            | DataType::Double
+            | DataType::VarChar => IndexSpec {
+                column,
+                path: Vec::new(),
+                cast: IndexCast::Field,
+            },
+            _ => continue,
+        };
+        if !out.contains(&spec) {
+            out.push(spec);
+        }
+    }
+    out
 }
 
 /// The indexes a request names (by index name, else field name; empty = all).

@@ -71,7 +71,7 @@ impl Proxy {
         expr: &str,
         tpl: &HashMap<String, s::TemplateValue>,
     ) -> Result<PlannedFilter> {
-        let Some(expr) = FilterExpr::new(expr, templates(tpl)) else {
+        let Some(mut expr) = FilterExpr::new(expr, templates(tpl)) else {
             return Ok(PlannedFilter {
                 bound: None,
                 expr: None,
@@ -80,6 +80,7 @@ impl Proxy {
         let bound = self
             .filters
             .bind(coll.id, &coll.schema, &expr, &self.filter_limits)?;
+        expr.indexes = super::index::scalar_index_specs(coll);
         Ok(PlannedFilter {
             bound: Some(bound),
             expr: Some(expr),

@@ -2,9 +2,12 @@
 path) and on dynamic-field keys, Milvus's default names and refusals, described, listed
 and dropped by name, kept across a restart, and filters on those paths answer as before.
 
-The indexes are catalog entries here: filters on the paths are evaluated by scanning
-(they are not yet used to speed filters).
+Sealed segments build each index on first use and narrow filters on its path with it; the
+results are those of a scan, which `test_indexed_filters_match_an_oracle` checks against a
+Python oracle on sealed and growing rows, with the indexes and after they are dropped.
 """
+
+import random
 
 import pytest
 from pymilvus import DataType, MilvusClient
@@ -113,3 +116,103 @@ def test_index_conflicts_and_unknown_types(client, unique_name):
     e = milvus_error(create, "j", "12-s", "p3", json_cast_type="double", json_path="j['b']")
     assert e.message == "invalid parameter[expected=valid index][actual=invalid index type: 12-s]"
     assert client.list_indexes(name) == ["p1"]
+
+
+WORDS = ["red", "blue", "green", "Red", "", "zz"]
+
+
+def _json_value(rng):
+    return rng.choice([
+        rng.randint(-5, 20), rng.randint(0, 9) + 0.5, rng.choice(WORDS), True, False, None,
+    ])
+
+
+def _matches(value, op, lit):
+    """Quiver's (and Milvus's) comparison of a JSON value with a literal: numbers compare
+    numerically, strings by code point, values of different types never match."""
+    if value is None or isinstance(value, bool) or isinstance(lit, bool):
+        return op == "==" and isinstance(value, bool) and value is lit
+    num = isinstance(value, (int, float)) and isinstance(lit, (int, float))
+    if not num and not (isinstance(value, str) and isinstance(lit, str)):
+        return False
+    return {"==": value == lit, "<": value < lit, "<=": value <= lit,
+            ">": value > lit, ">=": value >= lit}[op]
+
+
+def test_indexed_filters_match_an_oracle(client, unique_name):
+    name = unique_name("jx")
+    schema = simple_schema(DIM, dynamic=True, extra=[
+        ("j", DataType.JSON, {}), ("cat", DataType.VARCHAR, {"max_length": 16}),
+        ("bucket", DataType.INT64, {})])
+    client.create_collection(name, schema=schema, timeout=T)
+    ip = index_params("vec", "FLAT", "L2")
+    ip.add_index(field_name="j", index_type="INVERTED", index_name="j_a",
+                 params={"json_cast_type": "double", "json_path": "j['a']"})
+    ip.add_index(field_name="j", index_type="INVERTED", index_name="j_s",
+                 params={"json_cast_type": "varchar", "json_path": "j['s']['t']"})
+    ip.add_index(field_name="tenant", index_type="INVERTED", index_name="tenant",
+                 params={"json_cast_type": "varchar", "json_path": "tenant"})
+    ip.add_index(field_name="cat", index_type="TRIE", index_name="cat")
+    ip.add_index(field_name="bucket", index_type="STL_SORT", index_name="bucket")
+    client.create_index(name, ip, timeout=T)
+    client.load_collection(name, timeout=T)
+    rng = random.Random(7)
+    rows = []
+    for i in range(1200):
+        doc = {"a": _json_value(rng), "s": {"t": _json_value(rng)}}
+        if i % 11 == 0:
+            doc = {}
+        rows.append({"id": i, "vec": [0.0] * DIM, "j": doc, "cat": rng.choice(WORDS),
+                     "bucket": rng.randint(0, 30), "tenant": rng.choice(WORDS + [3, None])})
+    # Two flushed (sealed) batches, then growing rows.
+    for lo, hi in ((0, 500), (500, 1000)):
+        client.insert(name, rows[lo:hi], timeout=T)
+        client.flush(name, timeout=T)
+    client.insert(name, rows[1000:], timeout=T)
+
+    cases = []
+    for _ in range(40):
+        target = rng.choice(["a", "s", "tenant", "cat", "bucket"])
+        op = rng.choice(["==", "<", "<=", ">", ">="])
+        if target in ("cat",):
+            lit = rng.choice(WORDS)
+        elif target == "bucket":
+            lit = rng.randint(-1, 31)
+        else:
+            lit = rng.choice([rng.randint(-5, 20), rng.choice(WORDS), 2.5])
+        cases.append((target, op, lit, rng.random() < 0.3))
+
+    def expr(target, op, lit):
+        path = {"a": 'j["a"]', "s": 'j["s"]["t"]'}.get(target, target)
+        text = f'"{lit}"' if isinstance(lit, str) else repr(lit)
+        return f"{path} {op} {text}"
+
+    def value(row, target):
+        if target == "a":
+            return row["j"].get("a")
+        if target == "s":
+            return row["j"].get("s", {}).get("t")
+        return row[target]
+
+    def run():
+        got = []
+        for t, op, lit, conj in cases:
+            f = expr(t, op, lit)
+            if conj:
+                f = f"({f}) and bucket >= 10"
+            res = client.query(name, filter=f, output_fields=["id"], limit=2000, timeout=T)
+            got.append((f, sorted(r["id"] for r in res)))
+        return got
+
+    with_index = run()
+    for (t, op, lit, conj), (f, ids) in zip(cases, with_index):
+        want = sorted(r["id"] for r in rows if _matches(value(r, t), op, lit)
+                      and (not conj or r["bucket"] >= 10))
+        assert ids == want, f
+    assert any(ids for _, ids in with_index), "the cases match some rows"
+    # Without the indexes (scans only) every filter answers the same.
+    client.release_collection(name, timeout=T)
+    for idx in ("j_a", "j_s", "tenant", "cat", "bucket"):
+        client.drop_index(name, idx, timeout=T)
+    client.load_collection(name, timeout=T)
+    assert run() == with_index

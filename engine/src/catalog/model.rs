@@ -35,8 +35,9 @@ pub struct PartitionMeta {
 pub enum IndexKind {
     Hnsw,
     Flat,
-    /// A scalar index (INVERTED, STL_SORT, …): recorded and described, filters
-    /// are evaluated by column scans either way.
+    /// A scalar index (INVERTED, STL_SORT, …, or a JSON path index): sealed
+    /// segments build it on first use and narrow filters on its field or path
+    /// with it (`Segment::scalar`); growing segments scan.
     Scalar,
 }
 

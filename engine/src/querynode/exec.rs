@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
-use quiver_filter::Filter;
+use quiver_filter::{Filter, IndexSpec, ScalarIndex};
 use quiver_index::{
     Bitset, FlatView, HnswView, Metric, Neighbor, SearchRequest as AnnRequest, VectorIndex,
 };
@@ -18,7 +18,6 @@ use quiver_types::PkValue;
 use rayon::prelude::*;
 
 use super::group;
-use crate::datanode::pk_values;
 use crate::error::{QuiverError, Result};
 use crate::roles::DistRange;
 use crate::segment::Segment;
@@ -44,6 +43,8 @@ pub struct SearchPlan {
     pub range: Option<DistRange>,
     pub group_by: Option<Grouping>,
     pub deadline: Option<Instant>,
+    /// Scalar indexes the filter may be narrowed with.
+    pub scalar_indexes: Vec<IndexSpec>,
 }
 
 /// One hit: a row of a snapshot segment.
@@ -62,6 +63,8 @@ pub struct QueryPlan {
     pub offset: usize,
     pub count_only: bool,
     pub deadline: Option<Instant>,
+    /// Scalar indexes the filter may be narrowed with.
+    pub scalar_indexes: Vec<IndexSpec>,
 }
 
 /// Largest candidate list a segment is asked for.
@@ -75,11 +78,39 @@ pub async fn run_blocking<T: Send + 'static>(
         .map_err(|e| QuiverError::Internal(format!("query task failed: {e}")))?
 }
 
-/// Filter result for a whole segment (one entry per row), or None for "all rows".
-fn eval_filter(filter: Option<&Filter>, seg: &Segment) -> Result<Option<Vec<bool>>> {
+/// Filter result for a whole segment (one entry per row), or None for "all
+/// rows". A sealed segment narrows the filter with the scalar indexes among
+/// `specs` it can use (same result, work proportional to the candidates).
+fn eval_filter(
+    filter: Option<&Filter>,
+    seg: &Segment,
+    specs: &[IndexSpec],
+) -> Result<Option<Vec<bool>>> {
     let Some(f) = filter.filter(|f| !f.is_always_true()) else {
         return Ok(None);
     };
+    if let ([chunk], true) = (seg.chunks.as_slice(), seg.is_sealed()) {
+        let usable = f.usable_indexes(specs);
+        if !usable.is_empty() {
+            let built: Vec<(&IndexSpec, Arc<ScalarIndex>)> = usable
+                .iter()
+                .filter_map(|&i| {
+                    let spec = specs.get(i)?;
+                    Some((spec, seg.scalar.get(spec, chunk, specs)?))
+                })
+                .collect();
+            let refs: Vec<(&IndexSpec, &ScalarIndex)> =
+                built.iter().map(|(s, i)| (*s, i.as_ref())).collect();
+            let mask = f.evaluate_indexed(chunk, &refs)?;
+            let mut out = vec![false; seg.rows];
+            for i in mask.set_indices() {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = true;
+                }
+            }
+            return Ok(Some(out));
+        }
+    }
     let mut out = Vec::with_capacity(seg.rows);
     for chunk in &seg.chunks {
         out.extend(f.evaluate(chunk)?);
@@ -143,7 +174,7 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
         .par_iter()
         .map(|s| {
             check(plan.deadline)?;
-            let f = eval_filter(plan.filter.as_deref(), s)?;
+            let f = eval_filter(plan.filter.as_deref(), s, &plan.scalar_indexes)?;
             Ok(s.allow_mask(with_vectors(f, s, plan.vector_col).as_deref()))
         })
         .collect::<Result<_>>()?;
@@ -280,16 +311,19 @@ pub fn query_now(
         .enumerate()
         .map(|(si, seg)| {
             check(plan.deadline)?;
-            let f = eval_filter(plan.filter.as_deref(), seg)?;
+            let f = eval_filter(plan.filter.as_deref(), seg, &plan.scalar_indexes)?;
             let mut out = Vec::new();
             for (ci, chunk) in seg.chunks.iter().enumerate() {
                 let base = seg.offsets[ci];
-                let pks = pk_values(chunk.column(pk_col).as_ref())?;
-                for (r, pk) in pks.into_iter().enumerate() {
+                let pks = PkColumn::of(chunk.column(pk_col).as_ref())?;
+                // Keys are made only for rows that pass: a selective filter
+                // (an index's few candidates) costs little more than its hits.
+                for r in 0..chunk.num_rows() {
                     let row = base + r;
                     if seg.deleted.get(row) || f.as_ref().is_some_and(|f| !f[row]) {
                         continue;
                     }
+                    let pk = pks.get(r);
                     if wanted.as_ref().is_some_and(|w| !w.contains(&pk)) {
                         continue;
                     }
@@ -312,4 +346,32 @@ pub fn query_now(
         .map(|(_, s, r)| (s, r))
         .collect();
     Ok((rows, count))
+}
+
+/// A chunk's primary-key column, read one row at a time.
+enum PkColumn<'a> {
+    Int(&'a [i64]),
+    Str(&'a arrow::array::StringArray),
+}
+
+impl<'a> PkColumn<'a> {
+    fn of(col: &'a dyn Array) -> Result<Self> {
+        if let Some(a) = col.as_primitive_opt::<arrow::datatypes::Int64Type>() {
+            return Ok(PkColumn::Int(a.values()));
+        }
+        if let Some(a) = col.as_string_opt::<i32>() {
+            return Ok(PkColumn::Str(a));
+        }
+        Err(QuiverError::Internal(format!(
+            "unsupported primary key column type {}",
+            col.data_type()
+        )))
+    }
+
+    fn get(&self, row: usize) -> PkValue {
+        match self {
+            PkColumn::Int(v) => PkValue::Int(v[row]),
+            PkColumn::Str(a) => PkValue::Str(a.value(row).to_string()),
+        }
+    }
 }

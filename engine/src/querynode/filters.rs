@@ -112,6 +112,7 @@ mod tests {
         FilterExpr {
             expr,
             templates: HashMap::new(),
+            indexes: Vec::new(),
         }
     }
 
@@ -141,6 +142,7 @@ mod tests {
         let bad = FilterExpr {
             expr: format!("{} or id ==", big(500).expr),
             templates: HashMap::new(),
+            indexes: Vec::new(),
         };
         assert!(c.bind(1, &s, &bad, &l).is_err());
         assert!(c.bind(1, &s, &bad, &l).is_err());

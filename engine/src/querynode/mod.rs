@@ -138,6 +138,7 @@ impl QueryService for QueryNode {
             range: req.range,
             group_by,
             deadline: req.deadline,
+            scalar_indexes: req.filter.map(|f| f.indexes).unwrap_or_default(),
         };
         let output = req.output;
         exec::run_blocking(move || {
@@ -184,6 +185,7 @@ impl QueryService for QueryNode {
             offset: req.offset,
             count_only: req.count_only,
             deadline: req.deadline,
+            scalar_indexes: req.filter.map(|f| f.indexes).unwrap_or_default(),
         };
         let output = req.output;
         exec::run_blocking(move || {

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use arrow::array::ArrayRef;
+use quiver_filter::IndexSpec;
 use quiver_index::Metric;
 use quiver_types::{CollectionId, PartitionId, PkValue, Timestamp};
 
@@ -23,6 +24,9 @@ pub struct FilterExpr {
     pub expr: String,
     /// Values of `{name}` placeholders (`expr_template_values`), as JSON.
     pub templates: HashMap<String, serde_json::Value>,
+    /// The collection's scalar indexes (typed fields and JSON paths) the node
+    /// may narrow this filter with; results are the same without them.
+    pub indexes: Vec<IndexSpec>,
 }
 
 impl FilterExpr {
@@ -31,6 +35,7 @@ impl FilterExpr {
         (!expr.trim().is_empty()).then(|| FilterExpr {
             expr: expr.to_string(),
             templates,
+            indexes: Vec::new(),
         })
     }
 }

@@ -16,6 +16,7 @@ use quiver_storage::{CollectionSchema, DataType, FieldSchema};
 use serde_json::{json, Value};
 
 mod fuzz;
+mod index;
 mod limits;
 mod scale;
 
