@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use quiver_engine::catalog::CollectionMeta;
-use quiver_engine::error::{QuiverError, Result};
+use quiver_engine::error::{parameter_invalid_msg, QuiverError, Result};
 use quiver_engine::roles::{FilterExpr, GuaranteeTs};
 use quiver_engine::segment::PartitionId;
 use quiver_filter::Filter;
@@ -150,7 +150,14 @@ pub fn plan_partitions(
     names: &[String],
     filter: Option<&Filter>,
 ) -> Result<Option<Vec<PartitionId>>> {
-    let explicit = p.partition_ids(coll, names)?;
+    // Milvus's search and query name a missing partition in their own words
+    // (`getPartitionIDs`), unlike writes and loads ("partition not found[...]").
+    let explicit = p.partition_ids(coll, names).map_err(|e| match e {
+        QuiverError::PartitionNotFound(n) => {
+            parameter_invalid_msg(format!("partition name {n} not found"))
+        }
+        e => e,
+    })?;
     if !coll.any_loaded() {
         return Err(QuiverError::CollectionNotLoaded(coll.name.clone()));
     }

@@ -1,12 +1,13 @@
 //! Search: validate the request, plan it (field, metric, filter, partitions,
 //! range, grouping), run it on the query role, and shape `SearchResults`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Float32Type;
 use quiver_engine::catalog::{metric_name, CollectionMeta, IndexKind};
-use quiver_engine::error::{invalid, QuiverError, Result};
+use quiver_engine::error::{invalid, parameter_invalid_msg, QuiverError, Result};
 use quiver_engine::roles::{
     DistRange, GroupBy, OutputSpec, QueryRequest, SearchRequest, SearchResult,
 };
@@ -16,8 +17,9 @@ use quiver_storage::FieldSchema;
 use super::output::{build_columns, resolve};
 use super::plan::plan_partitions;
 use super::search_params::{self, Params};
-use super::{ok_status, Ctx, Proxy};
+use super::{ok_status, rerank, Ctx, Proxy};
 use crate::convert;
+use crate::proto::common::KeyValuePair;
 use crate::proto::milvus as m;
 use crate::proto::schema as s;
 
@@ -36,11 +38,15 @@ fn score_to_dist(metric: Metric, score: f32) -> f32 {
 /// The vector field a search targets.
 fn anns_field<'a>(coll: &'a CollectionMeta, name: Option<&str>) -> Result<&'a FieldSchema> {
     match name {
-        Some(n) => coll
-            .schema
-            .field(n)
-            .filter(|f| f.is_vector())
-            .ok_or_else(|| invalid(format!("failed to get field schema by name: fieldName({n}) not found or not a vector field"))),
+        Some(n) => match coll.schema.field(n) {
+            Some(f) if f.is_vector() => Ok(f),
+            Some(_) => Err(parameter_invalid_msg(format!(
+                "failed to create query plan: field ({n}) to search is not of vector data type"
+            ))),
+            None => Err(parameter_invalid_msg(format!(
+                "failed to create query plan: failed to get field schema by name: fieldName({n}) not found"
+            ))),
+        },
         None => {
             let mut v = coll.schema.vector_fields();
             match (v.next(), v.next()) {
@@ -51,7 +57,7 @@ fn anns_field<'a>(coll: &'a CollectionMeta, name: Option<&str>) -> Result<&'a Fi
     }
 }
 
-fn round(x: f32, decimals: i64) -> f32 {
+pub(super) fn round(x: f32, decimals: i64) -> f32 {
     if decimals < 0 {
         return x;
     }
@@ -106,14 +112,97 @@ async fn vectors_by_ids(
 }
 
 pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::SearchResults> {
-    let coll = p.lookup_collection(&ctx, &r.db_name, &r.collection_name)?;
     if !r.sub_reqs.is_empty() {
-        return Err(QuiverError::Unsupported(
-            "advanced search with sub-requests".into(),
-        ));
+        return super::hybrid::advanced(p, ctx, super::hybrid::Advanced::from_search(r)).await;
     }
-    let prm = search_params::parse(&r.search_params)?;
-    let field = anns_field(&coll, prm.anns_field.as_deref())?.clone();
+    let coll = p.lookup_collection(&ctx, &r.db_name, &r.collection_name)?;
+    if let Some(ranker) = rerank::from_function_score(&coll.schema, r.function_score.as_ref())? {
+        return super::hybrid::reranked(p, ctx, coll, r, ranker).await;
+    }
+    let guarantee_ts = p.guarantee_ts(
+        &coll,
+        r.consistency_level,
+        r.use_default_consistency,
+        r.guarantee_timestamp,
+    );
+    let output = resolve(&coll.schema, &r.output_fields, false)?;
+    let leg = Leg {
+        params: &r.search_params,
+        dsl: &r.dsl,
+        templates: &r.expr_template_values,
+        input: r.search_input.as_ref(),
+    };
+    let planned = plan(
+        &p,
+        &coll,
+        leg,
+        &r.partition_names,
+        guarantee_ts,
+        output.specs(),
+    )
+    .await?;
+    let Planned {
+        req,
+        prm,
+        metric,
+        nq,
+    } = planned;
+    ctx.check_deadline()?;
+    let out = p
+        .query
+        .search(SearchRequest {
+            deadline: ctx.deadline,
+            ..req
+        })
+        .await?;
+    let mut res = shape_results(&coll, &output, out, nq, &prm, metric, r.output_fields)?;
+    if let (Some(it), Some(data)) = (&prm.iter_v2, res.results.as_mut()) {
+        // The page's last score (unrounded) bounds the next page; the token
+        // names the iterator and stays the same for its lifetime.
+        let last_bound = data.scores.last().copied().or(it.last_bound).unwrap_or(0.0);
+        let token = if it.token.is_empty() {
+            iterator_token(p.coord.next_id(), p.coord.tso())
+        } else {
+            it.token.clone()
+        };
+        data.search_iterator_v2_results = Some(s::SearchIteratorV2Results { token, last_bound });
+        // pymilvus pins later pages to this snapshot (its guarantee timestamp).
+        res.session_ts = p.coord.tso();
+    }
+    Ok(res)
+}
+
+/// One vector search as the client described it: a plain search, or one leg
+/// of a hybrid search.
+#[derive(Clone, Copy)]
+pub(super) struct Leg<'a> {
+    pub params: &'a [KeyValuePair],
+    pub dsl: &'a str,
+    pub templates: &'a HashMap<String, s::TemplateValue>,
+    pub input: Option<&'a m::search_request::SearchInput>,
+}
+
+/// A search planned for the query role, with what shaping its hits needs.
+pub(super) struct Planned {
+    pub req: SearchRequest,
+    pub prm: Params,
+    pub metric: Metric,
+    pub nq: usize,
+}
+
+/// Validates one search and turns it into the query role's request: the
+/// field, the metric (checked against the index), the filter, partitions,
+/// range, grouping and the query vectors. `output` is what each hit carries.
+pub(super) async fn plan(
+    p: &Proxy,
+    coll: &CollectionMeta,
+    leg: Leg<'_>,
+    partition_names: &[String],
+    guarantee_ts: u64,
+    output: Vec<OutputSpec>,
+) -> Result<Planned> {
+    let prm = search_params::parse(leg.params)?;
+    let field = anns_field(coll, prm.anns_field.as_deref())?.clone();
     let dim = field.dim.unwrap_or(0);
     let index = coll
         .index_on(&field.name)
@@ -138,52 +227,23 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
         (None, None) => Metric::L2,
     };
     search_params::check_against_index(&prm, metric, index.kind == IndexKind::Hnsw)?;
-    let filter = p.plan_filter(&coll, &r.dsl, &r.expr_template_values)?;
-    let partitions = plan_partitions(&p, &coll, &r.partition_names, filter.bound.as_deref())?;
-    let guarantee_ts = p.guarantee_ts(
-        &coll,
-        r.consistency_level,
-        r.use_default_consistency,
-        r.guarantee_timestamp,
-    );
-    let queries = match &r.search_input {
+    let filter = p.plan_filter(coll, leg.dsl, leg.templates)?;
+    let partitions = plan_partitions(p, coll, partition_names, filter.bound.as_deref())?;
+    let queries = match leg.input {
         Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => {
             convert::decode_placeholder_group(bytes, dim)?
         }
         Some(m::search_request::SearchInput::Ids(ids)) => {
-            vectors_by_ids(&p, &coll, &field, ids, guarantee_ts).await?
+            vectors_by_ids(p, coll, &field, ids, guarantee_ts).await?
         }
         None => return Err(invalid("search data is empty")),
     };
     search_params::check_nq(queries.len())?;
-    let output = resolve(&coll.schema, &r.output_fields, false)?;
-    let group_by = match &prm.group_by {
-        None => None,
-        Some(g) => {
-            let f = coll
-                .schema
-                .field(g)
-                .ok_or_else(|| QuiverError::FieldNotFound(g.clone()))?;
-            if f.is_vector()
-                || matches!(
-                    f.data_type,
-                    quiver_storage::DataType::Json
-                        | quiver_storage::DataType::Array
-                        | quiver_storage::DataType::Float
-                        | quiver_storage::DataType::Double
-                )
-            {
-                return Err(invalid(format!(
-                    "unsupported data type {:?} for group by operator",
-                    f.data_type
-                )));
-            }
-            Some(GroupBy {
-                field_id: f.id,
-                group_size: prm.group_size,
-            })
-        }
-    };
+    let group_by = prm
+        .group_by
+        .as_deref()
+        .map(|g| group_by(coll, g, prm.group_size))
+        .transpose()?;
     let mut range = match (prm.radius, prm.range_filter) {
         (None, None) => None,
         (radius, rf) => Some(match metric {
@@ -213,42 +273,55 @@ pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::S
     }
     let limit = prm.topk + prm.offset;
     let nq = queries.len();
-    ctx.check_deadline()?;
-    let out = p
-        .query
-        .search(SearchRequest {
-            collection_id: coll.id,
-            partitions,
-            field_id: field.id,
-            metric,
-            use_index: index.kind == IndexKind::Hnsw,
-            queries,
-            limit: if group_by.is_some() { prm.topk } else { limit },
-            ef: prm.ef.unwrap_or(DEFAULT_EF).max(limit),
-            filter: filter.expr,
-            range,
-            group_by,
-            ignore_growing: prm.ignore_growing,
-            output: output.specs(),
-            guarantee_ts,
-            deadline: ctx.deadline,
-        })
-        .await?;
-    let mut res = shape_results(&coll, &output, out, nq, &prm, metric, r.output_fields)?;
-    if let (Some(it), Some(data)) = (&prm.iter_v2, res.results.as_mut()) {
-        // The page's last score (unrounded) bounds the next page; the token
-        // names the iterator and stays the same for its lifetime.
-        let last_bound = data.scores.last().copied().or(it.last_bound).unwrap_or(0.0);
-        let token = if it.token.is_empty() {
-            iterator_token(p.coord.next_id(), p.coord.tso())
-        } else {
-            it.token.clone()
-        };
-        data.search_iterator_v2_results = Some(s::SearchIteratorV2Results { token, last_bound });
-        // pymilvus pins later pages to this snapshot (its guarantee timestamp).
-        res.session_ts = p.coord.tso();
+    let req = SearchRequest {
+        collection_id: coll.id,
+        partitions,
+        field_id: field.id,
+        metric,
+        use_index: index.kind == IndexKind::Hnsw,
+        queries,
+        limit: if group_by.is_some() { prm.topk } else { limit },
+        ef: prm.ef.unwrap_or(DEFAULT_EF).max(limit),
+        filter: filter.expr,
+        range,
+        group_by,
+        ignore_growing: prm.ignore_growing,
+        output,
+        guarantee_ts,
+        deadline: None,
+    };
+    Ok(Planned {
+        req,
+        prm,
+        metric,
+        nq,
+    })
+}
+
+/// A group-by on `name`, refused for the types Milvus cannot group by.
+pub(super) fn group_by(coll: &CollectionMeta, name: &str, group_size: usize) -> Result<GroupBy> {
+    let f = coll
+        .schema
+        .field(name)
+        .ok_or_else(|| QuiverError::FieldNotFound(name.to_string()))?;
+    if f.is_vector()
+        || matches!(
+            f.data_type,
+            quiver_storage::DataType::Json
+                | quiver_storage::DataType::Array
+                | quiver_storage::DataType::Float
+                | quiver_storage::DataType::Double
+        )
+    {
+        return Err(invalid(format!(
+            "unsupported data type {:?} for group by operator",
+            f.data_type
+        )));
     }
-    Ok(res)
+    Ok(GroupBy {
+        field_id: f.id,
+        group_size,
+    })
 }
 
 /// The smallest internal distance whose reported score is strictly worse than
@@ -398,15 +471,6 @@ fn shape_results(
         collection_name: coll.name.clone(),
         session_ts: 0,
     })
-}
-
-/// Hybrid (multi-vector) search is not served yet; say so in-band.
-pub async fn hybrid_search(
-    _p: Arc<Proxy>,
-    _c: Ctx,
-    _r: m::HybridSearchRequest,
-) -> Result<m::SearchResults> {
-    Err(QuiverError::Unsupported("HybridSearch".into()))
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use tonic::{Request, Response};
 
 use super::status::StatusResponse;
 use super::{
-    add_field, alias_db, auth, collection, index, misc, partition, query, resource_group, search,
-    write, Ctx, Proxy,
+    add_field, alias_db, auth, collection, hybrid, index, misc, partition, query, resource_group,
+    search, write, Ctx, Proxy,
 };
 use crate::net;
 use crate::proto::common::Status;
@@ -198,7 +198,7 @@ rpcs! {
     get_load_state: m::GetLoadStateRequest => m::GetLoadStateResponse = index::get_load_state;
     get_loading_progress: m::GetLoadingProgressRequest => m::GetLoadingProgressResponse = index::get_loading_progress;
     search: m::SearchRequest => m::SearchResults = search::search;
-    hybrid_search: m::HybridSearchRequest => m::SearchResults = search::hybrid_search;
+    hybrid_search: m::HybridSearchRequest => m::SearchResults = hybrid::hybrid_search;
     query: m::QueryRequest => m::QueryResults = query::query;
     create_alias: m::CreateAliasRequest => Status = alias_db::create_alias;
     drop_alias: m::DropAliasRequest => Status = alias_db::drop_alias;
