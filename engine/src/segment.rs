@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use parking_lot::Mutex;
 use quiver_filter::{IndexSpec, ScalarIndex};
+use quiver_index::sparse::SparseIndex;
 use quiver_index::{Bitset, Hnsw};
 
 pub use quiver_types::{PartitionId, SegmentId};
@@ -122,7 +123,13 @@ type Slot = Arc<OnceLock<Option<Arc<ScalarIndex>>>>;
 #[derive(Default)]
 pub struct ScalarIndexes {
     slots: Mutex<Vec<(IndexSpec, Slot)>>,
+    /// Inverted indexes of sparse vector columns, by (column, drop_ratio_build
+    /// bits): built on the first search, like the scalar ones.
+    sparse: Mutex<Vec<((usize, u32), SparseSlot)>>,
 }
+
+/// One sparse index slot.
+type SparseSlot = Arc<OnceLock<Arc<SparseIndex>>>;
 
 impl ScalarIndexes {
     /// The index of `spec` over `batch`, built now if no filter built it
@@ -150,6 +157,44 @@ impl ScalarIndexes {
         slot.get_or_init(|| {
             let col = batch.column_by_name(&spec.column)?;
             ScalarIndex::build(col, spec).ok().flatten().map(Arc::new)
+        })
+        .clone()
+    }
+
+    /// The inverted index of the sparse vector column `col` of `batch`, built
+    /// now (outside the list's lock) if no search built it before. Null rows
+    /// and non-binary columns index nothing.
+    pub fn sparse(
+        &self,
+        col: usize,
+        drop_ratio_build: f32,
+        batch: &RecordBatch,
+    ) -> Arc<SparseIndex> {
+        let key = (col, drop_ratio_build.to_bits());
+        let slot = {
+            let mut slots = self.sparse.lock();
+            match slots.iter().find(|(k, _)| *k == key) {
+                Some((_, slot)) => slot.clone(),
+                None => {
+                    let slot = SparseSlot::default();
+                    slots.push((key, slot.clone()));
+                    slot
+                }
+            }
+        };
+        slot.get_or_init(|| {
+            let rows = batch
+                .columns()
+                .get(col)
+                .and_then(|c| c.as_any().downcast_ref::<arrow::array::BinaryArray>());
+            let index = match rows {
+                Some(a) => SparseIndex::build(
+                    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))),
+                    drop_ratio_build,
+                ),
+                None => SparseIndex::default(),
+            };
+            Arc::new(index)
         })
         .clone()
     }

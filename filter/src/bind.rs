@@ -69,7 +69,7 @@ fn scalar_ty(t: DataType) -> Ty {
         DataType::VarChar => Ty::Str,
         DataType::Json => Ty::Json,
         DataType::Array => Ty::List,
-        DataType::FloatVector => Ty::Vector,
+        DataType::FloatVector | DataType::SparseFloatVector => Ty::Vector,
         _ => Ty::Int,
     }
 }

@@ -18,6 +18,7 @@ pub mod kernels;
 mod metric;
 mod quant;
 mod rows;
+pub mod sparse;
 mod topk;
 mod vindex;
 

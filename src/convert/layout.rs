@@ -111,6 +111,7 @@ pub(super) fn type_name(t: DataType) -> &'static str {
         DataType::Array => "Array",
         DataType::Json => "JSON",
         DataType::FloatVector => "FloatVector",
+        DataType::SparseFloatVector => "SparseFloatVector",
     }
 }
 
@@ -248,6 +249,22 @@ pub(super) fn scalars(data: D) -> Option<field_data::Field> {
     Some(field_data::Field::Scalars(ScalarField { data: Some(data) }))
 }
 
+/// A column's `field` holding sparse rows in the wire format; `dim` (here and
+/// in the array) is one more than the largest index, as Milvus reports it.
+pub(super) fn sparse_vectors(contents: Vec<Vec<u8>>) -> Option<field_data::Field> {
+    let dim = contents
+        .iter()
+        .map(|r| quiver_index::sparse::row_dim(r))
+        .max()
+        .unwrap_or(0) as i64;
+    Some(field_data::Field::Vectors(VectorField {
+        dim,
+        data: Some(vector_field::Data::SparseFloatVector(
+            crate::proto::schema::SparseFloatArray { contents, dim },
+        )),
+    }))
+}
+
 /// A column's `field` holding `data` as float vectors of `dim` elements.
 pub(super) fn float_vectors(dim: usize, data: Vec<f32>) -> Option<field_data::Field> {
     Some(field_data::Field::Vectors(VectorField {
@@ -275,6 +292,7 @@ pub fn empty_field_data(field: &FieldSchema) -> FieldData {
             element_type: element_type(field).milvus_code(),
         })),
         DataType::FloatVector => float_vectors(field.dim.unwrap_or(0), Vec::new()),
+        DataType::SparseFloatVector => sparse_vectors(Vec::new()),
     };
     fd
 }

@@ -35,7 +35,7 @@ mod tests_output;
 mod tests_types;
 
 pub use emit::{column_to_field_data, meta_to_field_data, pks_to_ids};
-pub use ingest::{decode_placeholder_group, insert_batch};
+pub use ingest::{decode_placeholder_group, decode_sparse_placeholder_group, insert_batch};
 pub use layout::empty_field_data;
 
 use quiver_filter::PkValue;

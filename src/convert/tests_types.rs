@@ -260,3 +260,88 @@ fn arrays_round_trip() {
         assert_eq!(got, expected(&f, D::ArrayData(rows), vec![]), "{elem:?}");
     }
 }
+
+fn sparse_row(p: &[(u32, f32)]) -> Vec<u8> {
+    p.iter()
+        .flat_map(|(i, v)| i.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+        .collect()
+}
+
+fn sparse_col(name: &str, rows: Vec<Vec<u8>>, valid: Vec<bool>) -> crate::proto::schema::FieldData {
+    use crate::proto::schema::{vector_field, SparseFloatArray, VectorField};
+    crate::proto::schema::FieldData {
+        r#type: DataType::SparseFloatVector.milvus_code(),
+        field_name: name.into(),
+        field: Some(crate::proto::schema::field_data::Field::Vectors(
+            VectorField {
+                dim: 0,
+                data: Some(vector_field::Data::SparseFloatVector(SparseFloatArray {
+                    contents: rows,
+                    dim: 0,
+                })),
+            },
+        )),
+        valid_data: valid,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn sparse_vectors_round_trip_with_nulls_and_milvus_dim() {
+    let mut f = field(102, "sv", DataType::SparseFloatVector);
+    f.nullable = true;
+    let s = schema(vec![f], false);
+    let a = sparse_row(&[(3, 0.5), (90, 2.0)]);
+    let b = sparse_row(&[(7, 1.0)]);
+    // pymilvus's compacted layout: data for the two valid rows of three
+    let out = round_trip(
+        &s,
+        sparse_col("sv", vec![a.clone(), b.clone()], vec![true, false, true]),
+        3,
+    );
+    assert_eq!(out.valid_data, vec![true, false, true]);
+    let Some(crate::proto::schema::field_data::Field::Vectors(v)) = out.field else {
+        panic!("not a vector column");
+    };
+    assert_eq!(
+        v.dim, 91,
+        "one more than the largest index, as Milvus reports"
+    );
+    let Some(crate::proto::schema::vector_field::Data::SparseFloatVector(sv)) = v.data else {
+        panic!("not sparse");
+    };
+    assert_eq!(sv.contents, vec![a, b]);
+}
+
+#[test]
+fn invalid_sparse_rows_are_refused_with_milvus_texts() {
+    let s = schema(vec![field(102, "sv", DataType::SparseFloatVector)], false);
+    for (row, text) in [
+        (
+            sparse_row(&[(5, 1.0), (2, 1.0)]),
+            "unsorted or same indices in sparse float vector",
+        ),
+        (
+            sparse_row(&[(5, -1.0)]),
+            "negative value in sparse float vector",
+        ),
+        (
+            sparse_row(&[(5, f32::NAN)]),
+            "value 'NaN' is not a number or infinity",
+        ),
+        (
+            vec![1, 2, 3],
+            "invalid data length in sparse float vector: 3",
+        ),
+    ] {
+        let mut cols = base(1);
+        cols.push(sparse_col("sv", vec![row], Vec::new()));
+        match run(&s, cols, 1) {
+            Ok(_) => panic!("{text}: accepted"),
+            Err(e) => {
+                assert_eq!(e.status_parts().0, 1100, "{e}");
+                assert!(e.to_string().contains(text), "{e}");
+            }
+        }
+    }
+}

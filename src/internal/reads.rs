@@ -5,7 +5,9 @@
 //! is one function so the client and the server can't disagree on a field.
 
 use quiver_engine::error::Result;
-use quiver_engine::roles::{DistRange, QueryRequest, QueryResult, SearchRequest, SearchResult};
+use quiver_engine::roles::{
+    DistRange, Queries, QueryRequest, QueryResult, SearchRequest, SearchResult, SparseQueries,
+};
 use quiver_index::Metric;
 
 use super::codec::*;
@@ -22,11 +24,13 @@ pub fn search_req_to_pb(r: &SearchRequest) -> Result<pb::SearchRequest> {
         field_id: r.field_id,
         metric: r.metric.as_str().to_string(),
         use_index: r.use_index,
-        queries: r
-            .queries
-            .iter()
-            .map(|q| pb::Vector { values: q.clone() })
-            .collect(),
+        queries: match &r.queries {
+            Queries::Dense(qs) => qs
+                .iter()
+                .map(|q| pb::Vector { values: q.clone() })
+                .collect(),
+            Queries::Sparse(_) => Vec::new(),
+        },
         limit: r.limit as u64,
         ef: r.ef as u64,
         filter: r.filter.as_ref().map(filter_to_pb).transpose()?,
@@ -36,6 +40,19 @@ pub fn search_req_to_pb(r: &SearchRequest) -> Result<pb::SearchRequest> {
         output: outputs_to_pb(&r.output),
         guarantee_ts: r.guarantee_ts,
         deadline_ms: deadline_to_ms(r.deadline),
+        sparse: matches!(r.queries, Queries::Sparse(_)),
+        sparse_queries: match &r.queries {
+            Queries::Sparse(sq) => sq.rows.clone(),
+            Queries::Dense(_) => Vec::new(),
+        },
+        drop_ratio_search: match &r.queries {
+            Queries::Sparse(sq) => sq.drop_ratio_search,
+            Queries::Dense(_) => 0.0,
+        },
+        drop_ratio_build: match &r.queries {
+            Queries::Sparse(sq) => sq.drop_ratio_build,
+            Queries::Dense(_) => 0.0,
+        },
     })
 }
 
@@ -47,7 +64,15 @@ pub fn search_req_from_pb(r: pb::SearchRequest) -> Result<SearchRequest> {
         field_id: r.field_id,
         metric: Metric::parse(&r.metric).ok_or_else(|| malformed("metric"))?,
         use_index: r.use_index,
-        queries: r.queries.into_iter().map(|q| q.values).collect(),
+        queries: if r.sparse {
+            Queries::Sparse(SparseQueries {
+                rows: r.sparse_queries,
+                drop_ratio_search: r.drop_ratio_search,
+                drop_ratio_build: r.drop_ratio_build,
+            })
+        } else {
+            Queries::Dense(r.queries.into_iter().map(|q| q.values).collect())
+        },
         limit: size(r.limit, "limit")?,
         ef: size(r.ef, "ef")?,
         filter: r.filter.map(filter_from_pb).transpose()?,

@@ -37,7 +37,7 @@ fn request() -> SearchRequest {
         field_id: 101,
         metric: Metric::Cosine,
         use_index: true,
-        queries: vec![vec![0.25, -1.0 / 3.0], vec![f32::EPSILON, 7.0]],
+        queries: Queries::Dense(vec![vec![0.25, -1.0 / 3.0], vec![f32::EPSILON, 7.0]]),
         limit: 10,
         ef: 64,
         filter: FilterExpr::new("score > {lo}", templates),
@@ -74,6 +74,16 @@ fn search_request_round_trips() {
     assert_eq!(back.partitions, req.partitions);
     assert_eq!(back.metric, Metric::Cosine);
     assert_eq!(back.queries, req.queries);
+    let sparse = SearchRequest {
+        queries: Queries::Sparse(SparseQueries {
+            rows: vec![vec![1, 0, 0, 0, 0, 0, 128, 63], Vec::new()],
+            drop_ratio_search: 0.25,
+            drop_ratio_build: 0.5,
+        }),
+        ..request()
+    };
+    let back = search_req_from_pb(search_req_to_pb(&sparse).expect("encode")).expect("decode");
+    assert_eq!(back.queries, sparse.queries);
     assert_eq!(back.filter, req.filter, "template f64 keeps its bits");
     assert_eq!(back.range, req.range);
     assert_eq!(back.group_by, req.group_by);

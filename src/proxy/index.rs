@@ -5,7 +5,7 @@ use std::sync::Arc;
 use quiver_filter::{IndexCast, IndexSpec};
 use quiver_index::Metric;
 
-use super::{ok_status, to_kv, Ctx, Proxy};
+use super::{ok_status, search_params, to_kv, Ctx, Proxy};
 use crate::proto::common::{KeyValuePair, Status};
 use crate::proto::milvus as m;
 use quiver_engine::catalog::{CollectionChange, CollectionMeta, IndexKind, IndexMeta};
@@ -30,6 +30,15 @@ fn vector_kind(index_type: &str) -> Option<IndexKind> {
         | "GPU_CAGRA" => Some(IndexKind::Hnsw),
         _ => None,
     }
+}
+
+/// Sparse vector index types (both inverted indexes here; AUTOINDEX on a
+/// sparse field is SPARSE_INVERTED_INDEX, as in Milvus).
+fn is_sparse_type(index_type: &str) -> bool {
+    matches!(
+        index_type.to_ascii_uppercase().as_str(),
+        "SPARSE_INVERTED_INDEX" | "SPARSE_WAND"
+    )
 }
 
 /// The cast types a JSON path index takes (Milvus's `validJSONCastTypes`).
@@ -132,7 +141,10 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         .unwrap_or("AUTOINDEX")
         .to_string();
     // A name no index checker knows (Milvus's parseIndexParams), first.
-    if vector_kind(&index_type).is_none() && !scalar_type_ok(&index_type) {
+    if vector_kind(&index_type).is_none()
+        && !scalar_type_ok(&index_type)
+        && !is_sparse_type(&index_type)
+    {
         return Err(parameter_invalid(
             "valid index",
             format!("invalid index type: {index_type}"),
@@ -174,7 +186,30 @@ pub async fn create_index(p: Arc<Proxy>, ctx: Ctx, r: m::CreateIndexRequest) -> 
         }
         (None, true) => field.name.clone(),
     };
-    let (kind, metric, mm, efc) = if field.is_vector() {
+    let (kind, metric, mm, efc) = if field.is_sparse() {
+        if !is_sparse_type(&index_type) && !index_type.eq_ignore_ascii_case("AUTOINDEX") {
+            return Err(parameter_invalid_msg(format!(
+                "index {index_type} is not supported on the sparse float vector field {}: use SPARSE_INVERTED_INDEX or SPARSE_WAND",
+                field.name
+            )));
+        }
+        let metric_s = param(&flat, "metric_type").unwrap_or("IP");
+        if !metric_s.eq_ignore_ascii_case("IP") {
+            return Err(parameter_invalid_msg(format!(
+                "metric type {metric_s} not found or not supported, supported: [IP BM25]"
+            )));
+        }
+        if let Some(v) = param(&flat, "drop_ratio_build") {
+            search_params::drop_ratio("drop_ratio_build", &serde_json::Value::String(v.into()))?;
+        }
+        (IndexKind::Flat, Some(Metric::Ip), 0, 0)
+    } else if field.is_vector() {
+        if is_sparse_type(&index_type) {
+            return Err(parameter_invalid_msg(format!(
+                "index {index_type} only supports sparse float vector fields, and {} is a {:?} field",
+                field.name, field.data_type
+            )));
+        }
         let kind = vector_kind(&index_type)
             .ok_or_else(|| invalid(format!("invalid index type: {index_type}")))?;
         let metric_s = param(&flat, "metric_type").unwrap_or("COSINE");

@@ -209,7 +209,7 @@ pub(super) fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema
     let data_type = DataType::from_milvus_code(pf.data_type).ok_or_else(|| {
         invalid(format!(
             "data type {} of field {} is not supported by Quiver (supported: BOOL, INT8/16/32/64, \
-             FLOAT, DOUBLE, VARCHAR, JSON, ARRAY, FLOAT_VECTOR)",
+             FLOAT, DOUBLE, VARCHAR, JSON, ARRAY, FLOAT_VECTOR, SPARSE_FLOAT_VECTOR)",
             pf.data_type, pf.name
         ))
     })?;
@@ -252,6 +252,13 @@ pub(super) fn parse_field(pf: &s::FieldSchema, coll: &str) -> Result<FieldSchema
                 )));
             }
             f.dim = Some(dim as usize); // within 2 ..= MAX_DIM here
+        }
+        // Milvus's validateDimension: a sparse field has no dimension.
+        DataType::SparseFloatVector if type_param(pf, "dim").is_some() => {
+            return Err(parameter_invalid_msg(format!(
+                "dim should not be specified for sparse vector field {}({})",
+                pf.name, pf.field_id
+            )));
         }
         DataType::VarChar => f.max_length = Some(varchar_len(pf, coll)?),
         DataType::Array => {

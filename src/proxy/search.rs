@@ -9,10 +9,12 @@ use arrow::datatypes::Float32Type;
 use quiver_engine::catalog::{metric_name, CollectionMeta, IndexKind};
 use quiver_engine::error::{invalid, parameter_invalid_msg, QuiverError, Result};
 use quiver_engine::roles::{
-    DistRange, GroupBy, OutputSpec, QueryRequest, SearchRequest, SearchResult,
+    DistRange, GroupBy, OutputSpec, Queries, QueryRequest, SearchRequest, SearchResult,
+    SparseQueries,
 };
 use quiver_index::Metric;
 use quiver_storage::FieldSchema;
+use quiver_types::PkValue;
 
 use super::output::{build_columns, resolve};
 use super::plan::plan_partitions;
@@ -65,14 +67,15 @@ pub(super) fn round(x: f32, decimals: i64) -> f32 {
     ((x as f64 * p).round() / p) as f32
 }
 
-/// Query vectors for a search by primary keys.
+/// Query vectors for a search by primary keys: the stored vectors of those
+/// rows, dense or sparse like the field.
 async fn vectors_by_ids(
     p: &Proxy,
     coll: &CollectionMeta,
     field: &FieldSchema,
     ids: &s::IDs,
     guarantee_ts: u64,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Vectors> {
     let pks = convert::ids_to_pks(ids);
     search_params::check_nq(pks.len())?;
     let out = p
@@ -92,23 +95,52 @@ async fn vectors_by_ids(
         })
         .await?;
     let found_pks = &out.ids;
-    let list = out
+    let column = out
         .columns
         .first()
-        .and_then(|c| c.as_fixed_size_list_opt())
+        .ok_or_else(|| QuiverError::Internal("vector column missing".into()))?;
+    let row_of = |pk: &PkValue| {
+        found_pks
+            .iter()
+            .position(|x| x == pk)
+            .ok_or_else(|| invalid(format!("primary key {pk:?} not found for search by ids")))
+    };
+    if field.is_sparse() {
+        let rows = column
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| QuiverError::Internal("sparse column type".into()))?;
+        return pks
+            .iter()
+            .map(|pk| Ok(rows.value(row_of(pk)?).to_vec()))
+            .collect::<Result<_>>()
+            .map(Vectors::Sparse);
+    }
+    let list = column
+        .as_fixed_size_list_opt()
         .ok_or_else(|| QuiverError::Internal("vector column type".into()))?;
     let dim = field.dim.unwrap_or(0);
     let mut result = Vec::with_capacity(pks.len());
     for pk in &pks {
-        let i = found_pks
-            .iter()
-            .position(|x| x == pk)
-            .ok_or_else(|| invalid(format!("primary key {pk:?} not found for search by ids")))?;
-        let v = list.value(i);
+        let v = list.value(row_of(pk)?);
         let f = v.as_primitive::<Float32Type>().values();
         result.push(f[..dim.min(f.len())].to_vec());
     }
-    Ok(result)
+    Ok(Vectors::Dense(result))
+}
+
+/// Query vectors before the index's parameters are attached.
+enum Vectors {
+    Dense(Vec<Vec<f32>>),
+    Sparse(Vec<Vec<u8>>),
+}
+
+impl Vectors {
+    fn len(&self) -> usize {
+        match self {
+            Vectors::Dense(v) => v.len(),
+            Vectors::Sparse(v) => v.len(),
+        }
+    }
 }
 
 pub async fn search(p: Arc<Proxy>, ctx: Ctx, r: m::SearchRequest) -> Result<m::SearchResults> {
@@ -226,12 +258,21 @@ pub(super) async fn plan(
         }
         (None, None) => Metric::L2,
     };
+    if field.is_sparse() && metric != Metric::Ip {
+        return Err(invalid(format!(
+            "metric type not match: invalid parameter[expected=IP][actual={}]",
+            metric.as_str()
+        )));
+    }
     search_params::check_against_index(&prm, metric, index.kind == IndexKind::Hnsw)?;
     let filter = p.plan_filter(coll, leg.dsl, leg.templates)?;
     let partitions = plan_partitions(p, coll, partition_names, filter.bound.as_deref())?;
     let queries = match leg.input {
+        Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) if field.is_sparse() => {
+            Vectors::Sparse(convert::decode_sparse_placeholder_group(bytes)?)
+        }
         Some(m::search_request::SearchInput::PlaceholderGroup(bytes)) => {
-            convert::decode_placeholder_group(bytes, dim)?
+            Vectors::Dense(convert::decode_placeholder_group(bytes, dim)?)
         }
         Some(m::search_request::SearchInput::Ids(ids)) => {
             vectors_by_ids(p, coll, &field, ids, guarantee_ts).await?
@@ -278,8 +319,16 @@ pub(super) async fn plan(
         partitions,
         field_id: field.id,
         metric,
-        use_index: index.kind == IndexKind::Hnsw,
-        queries,
+        // A sparse index is an inverted index, used wherever it is built.
+        use_index: index.kind == IndexKind::Hnsw || field.is_sparse(),
+        queries: match queries {
+            Vectors::Dense(q) => Queries::Dense(q),
+            Vectors::Sparse(rows) => Queries::Sparse(SparseQueries {
+                rows,
+                drop_ratio_search: prm.drop_ratio_search,
+                drop_ratio_build: search_params::index_drop_ratio_build(&index.params),
+            }),
+        },
         limit: if group_by.is_some() { prm.topk } else { limit },
         ef: prm.ef.unwrap_or(DEFAULT_EF).max(limit),
         filter: filter.expr,

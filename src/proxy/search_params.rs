@@ -41,6 +41,8 @@ pub struct Params {
     pub ignore_growing: bool,
     /// Search iterator V2 state sent back by pymilvus (`search_iter_v2`).
     pub iter_v2: Option<IterV2>,
+    /// Share of a sparse query's smallest values ignored, in [0, 1).
+    pub drop_ratio_search: f32,
 }
 
 /// One page request of pymilvus's search iterator V2: the next hits strictly
@@ -219,6 +221,11 @@ pub fn parse(kvs: &[KeyValuePair]) -> Result<Params> {
             "range_filter requires radius to be set; range_filter alone is not a valid range search parameter",
         ));
     }
+    let drop_ratio_search = json
+        .get("drop_ratio_search")
+        .map(|v| drop_ratio("drop_ratio_search", v))
+        .transpose()?
+        .unwrap_or(0.0);
     let group_size = num("group_size", 1)?;
     if group_size > MAX_GROUP_SIZE {
         return Err(invalid(format!(
@@ -242,7 +249,49 @@ pub fn parse(kvs: &[KeyValuePair]) -> Result<Params> {
         group_size: group_size.max(1) as usize,
         ignore_growing: ignore_growing(kvs)?,
         iter_v2: iter_v2(kvs)?,
+        drop_ratio_search,
     })
+}
+
+/// A drop ratio (`drop_ratio_search`, `drop_ratio_build`): a number, or a
+/// string holding one, in knowhere's range [0, 1).
+pub fn drop_ratio(key: &str, v: &serde_json::Value) -> Result<f32> {
+    let x = match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        invalid(format!(
+            "Type conflict in json: param '{key}' ({}) should be a number",
+            json_text(v)
+        ))
+    })?;
+    if !(0.0..1.0).contains(&x) {
+        return Err(invalid(format!(
+            "param '{key}' ({x}) should be in range [0.000000, 1.000000)"
+        )));
+    }
+    Ok(x as f32)
+}
+
+/// The `drop_ratio_build` of a sparse index's stored parameters (flat, or in
+/// the nested `params` JSON as pymilvus sends it), 0 when absent.
+pub fn index_drop_ratio_build(params: &[(String, String)]) -> f32 {
+    let flat = params
+        .iter()
+        .find(|(k, _)| k == "drop_ratio_build")
+        .map(|(_, v)| serde_json::Value::String(v.clone()));
+    let nested = || {
+        params
+            .iter()
+            .find(|(k, _)| k == "params")
+            .and_then(|(_, v)| serde_json::from_str::<serde_json::Value>(v).ok())
+            .and_then(|j| j.get("drop_ratio_build").cloned())
+    };
+    flat.or_else(nested)
+        .and_then(|v| drop_ratio("drop_ratio_build", &v).ok())
+        .unwrap_or(0.0)
 }
 
 /// `ignore_growing` of a search or a query as Milvus reads both

@@ -34,6 +34,9 @@ pub enum DataType {
     Array,
     Json,
     FloatVector,
+    /// Sparse float vectors: per row, (index u32, value f32) pairs with
+    /// strictly increasing indices, stored as Milvus's wire bytes.
+    SparseFloatVector,
 }
 
 impl DataType {
@@ -51,6 +54,7 @@ impl DataType {
             DataType::Array => 22,
             DataType::Json => 23,
             DataType::FloatVector => 101,
+            DataType::SparseFloatVector => 104,
         }
     }
 
@@ -68,6 +72,7 @@ impl DataType {
             22 => DataType::Array,
             23 => DataType::Json,
             101 => DataType::FloatVector,
+            104 => DataType::SparseFloatVector,
             _ => return None,
         })
     }
@@ -101,7 +106,7 @@ impl DataType {
             DataType::Float => ArrowType::Float32,
             DataType::Double => ArrowType::Float64,
             DataType::VarChar => ArrowType::Utf8,
-            DataType::Json => ArrowType::Binary,
+            DataType::Json | DataType::SparseFloatVector => ArrowType::Binary,
             // Not scalars; callers handle them before reaching here.
             DataType::Array | DataType::FloatVector => ArrowType::Null,
         }
@@ -182,7 +187,15 @@ impl FieldSchema {
 
     /// True for vector fields.
     pub fn is_vector(&self) -> bool {
-        self.data_type == DataType::FloatVector
+        matches!(
+            self.data_type,
+            DataType::FloatVector | DataType::SparseFloatVector
+        )
+    }
+
+    /// True for sparse vector fields (no dimension, no graph).
+    pub fn is_sparse(&self) -> bool {
+        self.data_type == DataType::SparseFloatVector
     }
 }
 

@@ -17,7 +17,7 @@ use crate::catalog::{
 };
 use crate::coord::LocalCoordinator;
 use crate::indexnode::IndexNode;
-use crate::roles::Coordinator;
+use crate::roles::{Coordinator, Queries};
 
 const DIM: usize = 8;
 
@@ -349,7 +349,7 @@ async fn query_node_stops_at_a_passed_deadline() {
         field_id: 101,
         metric: quiver_index::Metric::L2,
         use_index: false,
-        queries: vec![vec![0.5; DIM]],
+        queries: Queries::Dense(vec![vec![0.5; DIM]]),
         limit: 5,
         ef: 16,
         filter: None,

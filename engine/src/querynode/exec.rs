@@ -11,6 +11,7 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use quiver_filter::{Filter, IndexSpec, ScalarIndex};
+use quiver_index::sparse::{self, SparseQuery};
 use quiver_index::{
     Bitset, FlatView, HnswView, Metric, Neighbor, SearchRequest as AnnRequest, VectorIndex,
 };
@@ -19,7 +20,7 @@ use rayon::prelude::*;
 
 use super::group;
 use crate::error::{QuiverError, Result};
-use crate::roles::DistRange;
+use crate::roles::{DistRange, Queries};
 use crate::segment::Segment;
 
 /// Group-by over a resolved column.
@@ -36,7 +37,7 @@ pub struct SearchPlan {
     pub dim: usize,
     pub metric: Metric,
     pub use_index: bool,
-    pub queries: Vec<Vec<f32>>,
+    pub queries: Queries,
     pub limit: usize,
     pub ef: usize,
     pub filter: Option<Arc<Filter>>,
@@ -184,14 +185,39 @@ pub fn search_now(plan: &SearchPlan, segments: &[Arc<Segment>]) -> Result<Vec<Ve
     let tasks: Vec<(usize, usize)> = (0..plan.queries.len())
         .flat_map(|q| (0..nseg).map(move |s| (q, s)))
         .collect();
+    // Sparse queries are decoded once, their smallest values dropped.
+    let sparse_queries: Vec<SparseQuery> = match &plan.queries {
+        Queries::Sparse(sq) => sq
+            .rows
+            .iter()
+            .map(|r| SparseQuery::new(r, sq.drop_ratio_search))
+            .collect(),
+        Queries::Dense(_) => Vec::new(),
+    };
     let partial: Vec<(usize, Vec<Hit>)> = tasks
         .par_iter()
         .map(|&(qi, si)| {
             check(plan.deadline)?;
-            let (seg, mask, q) = (&segments[si], masks[si].as_ref(), &plan.queries[qi]);
-            let hits = match plan.range {
-                Some(r) => range_segment(plan, si, seg, mask, q, r, k, ef),
-                None => search_segment(plan, si, seg, mask, q, k, ef),
+            let (seg, mask) = (&segments[si], masks[si].as_ref());
+            let hits = match (&plan.queries, plan.range) {
+                (Queries::Dense(qs), Some(r)) => {
+                    range_segment(plan, si, seg, mask, &qs[qi], r, k, ef)
+                }
+                (Queries::Dense(qs), None) => search_segment(plan, si, seg, mask, &qs[qi], k, ef),
+                // A sparse range search scores every overlapping row; the
+                // range is applied after the merge like a dense one's.
+                (Queries::Sparse(sq), range) => {
+                    let k = if range.is_some() { seg.rows } else { k };
+                    sparse_segment(
+                        plan,
+                        si,
+                        seg,
+                        mask,
+                        &sparse_queries[qi],
+                        sq.drop_ratio_build,
+                        k,
+                    )
+                }
             };
             Ok((qi, hits))
         })
@@ -296,6 +322,43 @@ fn search_segment(
         out.extend(view.search(&req).into_iter().map(to_hit));
     }
     out
+}
+
+/// Top-`k` of one segment for one sparse query by inner product: a sealed
+/// segment answers from its inverted index (built on first use), a growing
+/// one by an exact scan; both leave out rows that share no term with it.
+fn sparse_segment(
+    plan: &SearchPlan,
+    si: usize,
+    seg: &Segment,
+    allow: Option<&Bitset>,
+    q: &SparseQuery,
+    drop_ratio_build: f32,
+    k: usize,
+) -> Vec<Hit> {
+    if allow.is_some_and(|a| a.count_ones() == 0) || k == 0 {
+        return Vec::new();
+    }
+    let to_hit = |n: Neighbor| Hit {
+        seg: si,
+        row: n.id as usize,
+        dist: n.dist,
+    };
+    if let ([chunk], true, true) = (seg.chunks.as_slice(), seg.is_sealed(), plan.use_index) {
+        let index = seg.scalar.sparse(plan.vector_col, drop_ratio_build, chunk);
+        return index.search(q, allow, k).into_iter().map(to_hit).collect();
+    }
+    let columns: Vec<Option<&arrow::array::BinaryArray>> = (0..seg.chunks.len())
+        .map(|ci| seg.column(ci, plan.vector_col).as_binary_opt::<i32>())
+        .collect();
+    let rows = columns.iter().zip(&seg.chunks).flat_map(|(col, chunk)| {
+        let n = chunk.num_rows();
+        (0..n).map(move |i| col.filter(|a| a.is_valid(i)).map(|a| a.value(i)))
+    });
+    sparse::scan(q, rows, allow, k)
+        .into_iter()
+        .map(to_hit)
+        .collect()
 }
 
 /// Matching rows in primary-key order after offset/limit, and the count before.

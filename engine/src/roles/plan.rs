@@ -92,8 +92,8 @@ pub struct SearchRequest {
     pub metric: Metric,
     /// Whether sealed segments' graphs (built with `metric`) may be used.
     pub use_index: bool,
-    /// Query vectors, each of the field's dimension.
-    pub queries: Vec<Vec<f32>>,
+    /// The query vectors.
+    pub queries: Queries,
     /// Hits wanted per query (limit + offset; groups for a group-by search).
     pub limit: usize,
     /// Graph search list size.
@@ -112,6 +112,42 @@ pub struct SearchRequest {
     pub guarantee_ts: GuaranteeTs,
     /// When the client stops waiting (sent as the remaining time across a network).
     pub deadline: Option<Instant>,
+}
+
+/// The query vectors of a search, of the searched field's kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Queries {
+    /// Dense vectors, each of the field's dimension.
+    Dense(Vec<Vec<f32>>),
+    /// Sparse vectors (scored by inner product).
+    Sparse(SparseQueries),
+}
+
+impl Queries {
+    /// Number of query vectors.
+    pub fn len(&self) -> usize {
+        match self {
+            Queries::Dense(q) => q.len(),
+            Queries::Sparse(q) => q.rows.len(),
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Sparse query vectors and the index parameters that shape their search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseQueries {
+    /// Validated rows in Milvus's wire format (see `quiver_index::sparse`).
+    pub rows: Vec<Vec<u8>>,
+    /// Share of each query's smallest values ignored (`drop_ratio_search`).
+    pub drop_ratio_search: f32,
+    /// Share of the smallest stored values a sealed segment's inverted index
+    /// leaves out (the index's `drop_ratio_build`).
+    pub drop_ratio_build: f32,
 }
 
 /// Materialised search results, best first per query.

@@ -13,7 +13,7 @@ use quiver_engine::indexnode::IndexNode;
 use quiver_engine::querynode::{FilterCache, QueryNode};
 use quiver_engine::roles::{
     CompactRequest, CompactionJob, Coordinator, DataService, FilterExpr, LocalData, OutputSpec,
-    QueryRequest, QueryService, SearchRequest,
+    Queries, QueryRequest, QueryService, SearchRequest,
 };
 use quiver_index::Metric;
 use quiver_storage::{
@@ -213,7 +213,7 @@ impl Node {
                 field_id: VEC_FIELD,
                 metric: Metric::L2,
                 use_index: true,
-                queries: vec![q],
+                queries: Queries::Dense(vec![q]),
                 limit: k,
                 ef: 64,
                 filter: None,

@@ -67,7 +67,7 @@ pub(super) fn row_to_scalar(elem: DataType, values: &dyn Array) -> ScalarField {
                 .unwrap_or_default(),
         }),
         // Not valid element types; schemas never hold them.
-        DataType::Array | DataType::Json | DataType::FloatVector => {
+        DataType::Array | DataType::Json | DataType::FloatVector | DataType::SparseFloatVector => {
             D::LongData(LongArray::default())
         }
     };

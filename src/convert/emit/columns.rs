@@ -17,7 +17,9 @@ use quiver_storage::{DataType, FieldSchema, META_FIELD};
 use serde_json::{Map, Value};
 
 use super::array::{empty_row, row_to_scalar};
-use crate::convert::layout::{element_type, empty_field_data, float_vectors, header, scalars};
+use crate::convert::layout::{
+    element_type, empty_field_data, float_vectors, header, scalars, sparse_vectors,
+};
 use crate::proto::schema::{
     i_ds::IdField, scalar_field::Data as D, ArrayArray, BoolArray, DoubleArray, FieldData,
     FloatArray, IDs, IntArray, JsonArray, LongArray, StringArray as PbStrings,
@@ -152,6 +154,15 @@ pub fn column_to_field_data(field: &FieldSchema, array: &dyn Array) -> FieldData
                 .map(|a| vector_values(a, dim))
                 .unwrap_or_default();
             float_vectors(dim, data)
+        }
+        DataType::SparseFloatVector => {
+            // Null rows are left out (compacted), as for dense vectors.
+            let contents = array
+                .as_any()
+                .downcast_ref::<arrow::array::BinaryArray>()
+                .map(|a| a.iter().flatten().map(<[u8]>::to_vec).collect())
+                .unwrap_or_default();
+            sparse_vectors(contents)
         }
     };
     fd.valid_data = valid;

@@ -17,6 +17,6 @@ mod placeholder;
 mod scalar;
 
 pub use insert::insert_batch;
-pub use placeholder::decode_placeholder_group;
 #[cfg(test)]
 pub(super) use placeholder::f16_to_f32;
+pub use placeholder::{decode_placeholder_group, decode_sparse_placeholder_group};

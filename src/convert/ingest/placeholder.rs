@@ -7,7 +7,7 @@
 use prost::Message;
 
 use crate::proto::common::{PlaceholderGroup, PlaceholderType};
-use quiver_engine::error::{invalid, Result};
+use quiver_engine::error::{invalid, parameter_invalid_msg, Result};
 
 /// Decodes a PlaceholderGroup into query vectors of `dim` floats each.
 pub fn decode_placeholder_group(bytes: &[u8], dim: usize) -> Result<Vec<Vec<f32>>> {
@@ -63,6 +63,29 @@ pub fn decode_placeholder_group(bytes: &[u8], dim: usize) -> Result<Vec<Vec<f32>
         out.push(vector);
     }
     Ok(out)
+}
+
+/// Decodes a PlaceholderGroup of sparse query vectors (one wire-format row per
+/// query), each checked with Milvus's rules.
+pub fn decode_sparse_placeholder_group(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let group = PlaceholderGroup::decode(bytes)
+        .map_err(|e| invalid(format!("failed to decode the placeholder group: {e}")))?;
+    let Some(ph) = group.placeholders.into_iter().next() else {
+        return Err(invalid("empty placeholder group: no search data passed"));
+    };
+    if ph.values.is_empty() {
+        return Err(invalid("empty placeholder group: no search data passed"));
+    }
+    if ph.r#type != PlaceholderType::SparseFloatVector as i32 {
+        return Err(parameter_invalid_msg(format!(
+            "failed to search on a sparse float vector field: the search data is of placeholder type {}, not SparseFloatVector",
+            ph.r#type
+        )));
+    }
+    for row in &ph.values {
+        quiver_index::sparse::validate(row).map_err(parameter_invalid_msg)?;
+    }
+    Ok(ph.values)
 }
 
 /// IEEE 754 half precision → f32 (exact; subnormals, infinities and NaN included).

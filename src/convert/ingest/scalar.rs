@@ -31,6 +31,9 @@ use quiver_engine::error::{
 /// Converts the column `fd` of `field` (already routed by name) into an Arrow array.
 pub(super) fn convert(field: &FieldSchema, mut fd: FieldData, num_rows: usize) -> Result<ArrayRef> {
     let valid = std::mem::take(&mut fd.valid_data);
+    if field.is_sparse() {
+        return sparse_vector(field, fd, valid, num_rows);
+    }
     if field.is_vector() {
         return float_vector(field, fd, valid, num_rows);
     }
@@ -269,6 +272,43 @@ fn float_vector(
     let values = Float32Array::new(ScalarBuffer::from(values), None);
     let array = FixedSizeListArray::try_new(child, dim as i32, Arc::new(values), nulls)?;
     Ok(Arc::new(array) as ArrayRef)
+}
+
+/// A sparse vector column: one wire-format row per non-null row, each checked
+/// with Milvus's rules (`ValidateSparseFloatRows`), stored as is.
+fn sparse_vector(
+    field: &FieldSchema,
+    fd: FieldData,
+    valid: Vec<bool>,
+    num_rows: usize,
+) -> Result<ArrayRef> {
+    let kind = column_kind(&fd);
+    let name = field.name.as_str();
+    let rows = match fd.field {
+        Some(field_data::Field::Vectors(v)) => match v.data {
+            Some(vector_field::Data::SparseFloatVector(a)) => a.contents,
+            _ => {
+                return Err(parameter_invalid(
+                    "need sparse float vector",
+                    "got nil",
+                    format!("sparse float vector field '{name}' is illegal, array type mismatch"),
+                ))
+            }
+        },
+        _ => return Err(mismatch(name, field.data_type, kind)),
+    };
+    for row in &rows {
+        quiver_index::sparse::validate(row).map_err(parameter_invalid_msg)?;
+    }
+    let layout = Layout::resolve(field, valid, rows.len(), num_rows)?;
+    let mut b = BinaryBuilder::with_capacity(num_rows, rows.iter().map(Vec::len).sum());
+    for row in layout.expand(rows) {
+        match row {
+            Some(r) => b.append_value(r),
+            None => b.append_null(),
+        }
+    }
+    Ok(Arc::new(b.finish()) as ArrayRef)
 }
 
 /// The array for a field the request left out (nullable or default-valued only).
